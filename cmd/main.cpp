@@ -1,0 +1,43 @@
+// kiln: run, inspect and tokenize Llama-family GGUF models on the CPU.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <vector>
+
+#include "cmd/commands.h"
+#include "cmd/options.h"
+
+int main(int argc, char** argv) {
+    using namespace kiln::cli;
+    CLI::App app{"kiln: Llama inference on the CPU"};
+    app.require_subcommand(1);
+    app.fallthrough();
+    bool verbose = false, quiet = false;
+    app.add_flag("-v,--verbose", verbose, "More detail on stderr");
+    app.add_flag("-q,--quiet", quiet, "Only errors and warnings on stderr");
+    const std::vector<Command> commands = {add_run_command(app), add_info_command(app), add_tokenize_command(app)};
+
+    const auto known = [&](const char* name) {
+        return std::any_of(commands.begin(), commands.end(), [&](const Command& c) { return c.app->get_name() == name; });
+    };
+    if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
+        std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, info, tokenize; see --help)\n", argv[1]);
+        return 2;
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help
+        std::fprintf(stderr, "kiln: error: %s (see --help)\n", e.what());
+        return 2;
+    }
+    setup_logging(verbose, quiet);
+    try {
+        for (const Command& c : commands)
+            if (c.app->parsed()) return c.run();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "kiln: error: %s\n", e.what());
+        return 1;
+    }
+    return 2;
+}

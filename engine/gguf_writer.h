@@ -1,0 +1,44 @@
+// Writes GGUF v3 files: metadata, then tensor infos, then aligned tensor data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/gguf.h"
+
+namespace kiln {
+
+class GgufWriter {
+public:
+    void add_u32(std::string_view key, uint32_t v);
+    void add_i32(std::string_view key, int32_t v);
+    void add_f32(std::string_view key, float v);
+    void add_bool(std::string_view key, bool v);
+    void add_string(std::string_view key, std::string_view v);
+    void add_string_array(std::string_view key, const std::vector<std::string>& v);
+    void add_f32_array(std::string_view key, const std::vector<float>& v);
+    void add_i32_array(std::string_view key, const std::vector<int32_t>& v);
+
+    // dims fastest-varying first; type_id is written as given, so tests can write unknown ones.
+    void add_tensor(std::string_view name, const std::vector<uint64_t>& dims, uint32_t type_id, std::string_view bytes);
+
+    std::string serialize(uint32_t alignment = 32) const;
+    void write(const std::string& path, uint32_t alignment = 32) const;  // throws Error
+
+private:
+    struct Tensor {
+        std::string name;
+        std::vector<uint64_t> dims;
+        uint32_t type_id;
+        std::string bytes;
+    };
+    void key(std::string_view k, GgufType type);
+
+    std::string kv_;
+    uint64_t n_kv_ = 0;
+    std::vector<Tensor> tensors_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,139 @@
+#include "engine/model.h"
+
+#include <string>
+
+#include "engine/error.h"
+#include "kernels/ops.h"
+#include "tokenizer/spm.h"
+
+namespace kiln {
+
+namespace {
+
+// Hyperparameters are bounded so that every product the engine forms fits comfortably.
+constexpr uint64_t kMaxDim = uint64_t{1} << 20;
+
+size_t required(const GgufFile& g, const std::string& key) {
+    const auto v = g.get_uint(key);
+    if (!v) throw Error("missing metadata key '" + key + "'");
+    if (*v == 0 || *v > kMaxDim) throw Error("metadata key '" + key + "' = " + std::to_string(*v) + " is out of range");
+    return static_cast<size_t>(*v);
+}
+
+size_t optional(const GgufFile& g, const std::string& key, size_t fallback) {
+    return g.find(key) ? required(g, key) : fallback;
+}
+
+std::string shape_str(const GgufTensor& t) {
+    std::string s = "[";
+    for (uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.dims[d]);
+    return s + "]";
+}
+
+const GgufTensor& tensor(const GgufFile& g, const std::string& name, size_t cols, size_t rows) {
+    const GgufTensor* t = g.find_tensor(name);
+    if (t == nullptr) throw Error("missing tensor '" + name + "'");
+    const TypeInfo& ti = *type_info(static_cast<uint32_t>(t->type));
+    if (!ti.computable) throw Error("tensor '" + name + "' has type " + ti.name + ", which kiln cannot run yet");
+    const bool ok = rows == 1 ? (t->n_dims == 1 && t->dims[0] == cols)
+                              : (t->n_dims == 2 && t->dims[0] == cols && t->dims[1] == rows);
+    if (!ok) {
+        std::string want = "[";
+        want += std::to_string(cols);
+        if (rows != 1) want += ", " + std::to_string(rows);
+        want += "]";
+        throw Error("tensor '" + name + "' has shape " + shape_str(*t) + ", expected " + want);
+    }
+    return *t;
+}
+
+WeightMatrix matrix(const GgufFile& g, const std::string& name, size_t cols, size_t rows) {
+    const GgufTensor& t = tensor(g, name, cols, rows);
+    return WeightMatrix{t.data, t.type, rows, cols};
+}
+
+std::vector<float> vector(const GgufFile& g, const std::string& name, size_t n) {
+    const GgufTensor& t = tensor(g, name, n, 1);
+    std::vector<float> out(n);
+    row_to_f32(t.type, t.data, out.data(), n);
+    return out;
+}
+
+LlamaConfig read_config(const GgufFile& g) {
+    const auto arch = g.get_string("general.architecture");
+    if (!arch) throw Error("missing metadata key 'general.architecture'");
+    if (*arch != "llama") throw Error("architecture '" + std::string(*arch) + "' is not supported (kiln runs 'llama')");
+    LlamaConfig c;
+    c.n_layer = required(g, "llama.block_count");
+    c.n_embd = required(g, "llama.embedding_length");
+    c.n_ff = required(g, "llama.feed_forward_length");
+    c.n_head = required(g, "llama.attention.head_count");
+    c.n_kv_head = optional(g, "llama.attention.head_count_kv", c.n_head);
+    c.n_ctx_train = required(g, "llama.context_length");
+    if (c.n_embd % c.n_head != 0)
+        throw Error("embedding_length " + std::to_string(c.n_embd) + " is not a multiple of head_count " +
+                    std::to_string(c.n_head));
+    if (c.n_head % c.n_kv_head != 0)
+        throw Error("head_count " + std::to_string(c.n_head) + " is not a multiple of head_count_kv " +
+                    std::to_string(c.n_kv_head));
+    c.head_dim = c.n_embd / c.n_head;
+    c.rot_dim = optional(g, "llama.rope.dimension_count", c.head_dim);
+    if (c.rot_dim > c.head_dim || c.rot_dim % 2 != 0)
+        throw Error("rope.dimension_count " + std::to_string(c.rot_dim) + " must be even and at most the head size " +
+                    std::to_string(c.head_dim));
+    c.rope_freq_base = static_cast<float>(g.get_float("llama.rope.freq_base").value_or(10000.0));
+    c.norm_eps = static_cast<float>(g.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
+    if (!(c.rope_freq_base > 0.0f)) throw Error("rope.freq_base must be positive");
+    if (!(c.norm_eps > 0.0f && c.norm_eps < 1.0f)) throw Error("layer_norm_rms_epsilon must be in (0, 1)");
+    return c;
+}
+
+}  // namespace
+
+std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
+    std::unique_ptr<Model> m(new Model());
+    m->gguf_ = GgufFile::open(path);
+    m->isa_ = options.isa;
+    try {
+        const GgufFile& g = m->gguf_;
+        LlamaConfig& c = m->config_;
+        c = read_config(g);
+        m->tokenizer_ = options.tokenizer_path.empty()
+                            ? load_gguf_tokenizer(g)
+                            : load_spm_tokenizer(options.tokenizer_path, g.get_bool("tokenizer.ggml.add_bos_token").value_or(true));
+        c.n_vocab = m->tokenizer_->n_vocab();
+
+        m->token_embd_ = matrix(g, "token_embd.weight", c.n_embd, c.n_vocab);
+        m->output_norm_ = vector(g, "output_norm.weight", c.n_embd);
+        m->output_ = g.find_tensor("output.weight") ? matrix(g, "output.weight", c.n_embd, c.n_vocab) : m->token_embd_;
+        for (size_t l = 0; l < c.n_layer; ++l) {
+            const std::string p = "blk." + std::to_string(l) + ".";
+            LayerWeights w;
+            w.attn_norm = vector(g, p + "attn_norm.weight", c.n_embd);
+            w.wq = matrix(g, p + "attn_q.weight", c.n_embd, c.n_head * c.head_dim);
+            w.wk = matrix(g, p + "attn_k.weight", c.n_embd, c.kv_dim());
+            w.wv = matrix(g, p + "attn_v.weight", c.n_embd, c.kv_dim());
+            w.wo = matrix(g, p + "attn_output.weight", c.n_head * c.head_dim, c.n_embd);
+            w.ffn_norm = vector(g, p + "ffn_norm.weight", c.n_embd);
+            w.w_gate = matrix(g, p + "ffn_gate.weight", c.n_embd, c.n_ff);
+            w.w_up = matrix(g, p + "ffn_up.weight", c.n_embd, c.n_ff);
+            w.w_down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+            m->layers_.push_back(std::move(w));
+        }
+    } catch (const std::runtime_error& e) {
+        throw Error(path + ": " + e.what());
+    }
+    return m;
+}
+
+size_t Model::weight_bytes() const {
+    size_t total = 0;
+    for (const GgufTensor& t : gguf_.tensors()) total += t.n_bytes;
+    return total;
+}
+
+size_t Model::kv_cache_bytes(size_t n_ctx) const {
+    return 2 * config_.n_layer * n_ctx * config_.kv_dim() * sizeof(float);
+}
+
+}  // namespace kiln

@@ -1,0 +1,80 @@
+// A Llama model loaded from GGUF: hyperparameters, weights (pointing into the mapped file)
+// and tokenizer. Immutable once loaded, so any number of sessions and threads may share it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/gguf.h"
+#include "kernels/cpu.h"
+#include "kernels/matmul.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kiln {
+
+struct LlamaConfig {
+    size_t n_layer = 0;
+    size_t n_embd = 0;
+    size_t n_ff = 0;
+    size_t n_head = 0;
+    size_t n_kv_head = 0;
+    size_t head_dim = 0;
+    size_t rot_dim = 0;       // leading elements of each head that RoPE rotates
+    size_t n_ctx_train = 0;
+    size_t n_vocab = 0;
+    float rope_freq_base = 10000.0f;
+    float norm_eps = 1e-5f;
+
+    size_t kv_dim() const { return n_kv_head * head_dim; }
+};
+
+struct LayerWeights {
+    std::vector<float> attn_norm;
+    WeightMatrix wq, wk, wv, wo;
+    std::vector<float> ffn_norm;
+    WeightMatrix w_gate, w_up, w_down;
+};
+
+struct ModelOptions {
+    std::string tokenizer_path;  // a tokenizer.model to use instead of the GGUF's vocabulary
+    Isa isa = Isa::scalar;
+};
+
+class Model {
+public:
+    // Throws Error with a one-line message starting with the path.
+    static std::unique_ptr<const Model> load(const std::string& path, const ModelOptions& options);
+
+    const GgufFile& gguf() const { return gguf_; }
+    const LlamaConfig& config() const { return config_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
+    Isa isa() const { return isa_; }
+
+    const WeightMatrix& token_embd() const { return token_embd_; }
+    const std::vector<LayerWeights>& layers() const { return layers_; }
+    const std::vector<float>& output_norm() const { return output_norm_; }
+    const WeightMatrix& output() const { return output_; }
+
+    // Bytes of all tensors in the file (the weights' memory).
+    size_t weight_bytes() const;
+    // Bytes of a KV cache holding n_ctx positions.
+    size_t kv_cache_bytes(size_t n_ctx) const;
+
+private:
+    Model() = default;
+
+    GgufFile gguf_;
+    LlamaConfig config_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    Isa isa_ = Isa::scalar;
+    WeightMatrix token_embd_{};
+    std::vector<LayerWeights> layers_;
+    std::vector<float> output_norm_;
+    WeightMatrix output_{};
+};
+
+// The tokenizer a GGUF file describes (tokenizer.ggml.*). Throws Error.
+std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& gguf);
+
+}  // namespace kiln

@@ -1,0 +1,44 @@
+// One conversation with a model: the KV cache, the scratch buffers and the forward pass.
+// Sessions share the immutable Model; each owns its own memory.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "engine/model.h"
+
+namespace kiln {
+
+struct SessionOptions {
+    size_t n_ctx = 0;      // positions the KV cache holds
+    size_t n_batch = 512;  // tokens per forward pass; longer inputs go in chunks
+    int n_threads = 1;
+};
+
+class Session {
+public:
+    Session(const Model& model, const SessionOptions& options);
+
+    // Appends tokens at positions n_past() onward and returns the logits of the last one
+    // (n_vocab floats), or of every token (n_tokens * n_vocab) when all_logits is set.
+    // Throws Error when a token is outside the vocabulary or the context would overflow.
+    std::span<const float> eval(std::span<const Token> tokens, bool all_logits = false);
+
+    size_t n_past() const { return n_past_; }
+    size_t n_ctx() const { return options_.n_ctx; }
+    void reset() { n_past_ = 0; }
+
+private:
+    void forward_chunk(std::span<const Token> tokens, float* logits, bool all_logits);
+
+    const Model& model_;
+    SessionOptions options_;
+    size_t n_past_ = 0;
+    // KV cache: per layer, n_ctx rows of kv_dim floats.
+    std::vector<float> k_cache_, v_cache_;
+    // Activations for up to n_batch tokens.
+    std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_;
+    std::vector<float> logits_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,51 @@
+// Reads the tokenizer.ggml.* keys of a GGUF file into a tokenizer.
+#include <string>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "tokenizer/spm.h"
+
+namespace kiln {
+
+namespace {
+
+Token token_id(const GgufFile& g, const char* key, Token fallback) {
+    const auto v = g.get_uint(key);
+    if (!v) return fallback;
+    if (*v > INT32_MAX) throw Error(std::string(key) + " " + std::to_string(*v) + " is not a valid token id");
+    return static_cast<Token>(*v);
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& g) {
+    const auto model = g.get_string("tokenizer.ggml.model");
+    if (!model) throw Error("no tokenizer in the file (tokenizer.ggml.model is missing)");
+    if (*model != "llama")
+        throw Error("tokenizer.ggml.model '" + std::string(*model) + "' is not supported (kiln reads 'llama')");
+    SpmVocab vocab;
+    const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
+    if (!tokens) throw Error("tokenizer.ggml.tokens is missing");
+    vocab.pieces.assign(tokens->begin(), tokens->end());
+    const size_t n = vocab.pieces.size();
+    if (auto scores = g.get_float_array("tokenizer.ggml.scores")) vocab.scores = std::move(*scores);
+    else vocab.scores.assign(n, 0.0f);
+    if (auto types = g.get_int_array("tokenizer.ggml.token_type")) {
+        vocab.types.reserve(types->size());
+        for (int64_t t : *types) vocab.types.push_back(t < 0 || t > 255 ? 0 : static_cast<int32_t>(t));
+    } else {
+        vocab.types.assign(n, 1);
+    }
+    vocab.unk = token_id(g, "tokenizer.ggml.unknown_token_id", 0);
+    vocab.bos = token_id(g, "tokenizer.ggml.bos_token_id", 1);
+    vocab.eos = token_id(g, "tokenizer.ggml.eos_token_id", 2);
+    vocab.add_bos = g.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
+    vocab.add_space_prefix = g.get_bool("tokenizer.ggml.add_space_prefix").value_or(true);
+    try {
+        return make_spm_tokenizer(vocab);
+    } catch (const std::runtime_error& e) {
+        throw Error(e.what());
+    }
+}
+
+}  // namespace kiln

@@ -1,0 +1,65 @@
+#include "kernels/cpu.h"
+
+#include <sched.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace kiln {
+
+bool isa_supported(Isa isa) {
+    switch (isa) {
+        case Isa::scalar: return true;
+        case Isa::avx2:
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c");
+        case Isa::avx512:
+            return isa_supported(Isa::avx2) && __builtin_cpu_supports("avx512f") &&
+                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    }
+    return false;
+}
+
+Isa detect_isa() {
+    if (isa_supported(Isa::avx512)) return Isa::avx512;
+    if (isa_supported(Isa::avx2)) return Isa::avx2;
+    return Isa::scalar;
+}
+
+std::optional<Isa> parse_isa(std::string_view name) {
+    if (name == "scalar") return Isa::scalar;
+    if (name == "avx2") return Isa::avx2;
+    if (name == "avx512") return Isa::avx512;
+    return std::nullopt;
+}
+
+const char* isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::scalar: return "scalar";
+        case Isa::avx2: return "avx2";
+        case Isa::avx512: return "avx512";
+    }
+    return "?";
+}
+
+int physical_cores() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    // Hyper-threads of one core share (package, core id); count distinct pairs.
+    std::set<std::pair<std::string, std::string>> cores;
+    const int cpus = CPU_COUNT(&set);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+        std::ifstream pkg(dir + "physical_package_id"), core(dir + "core_id");
+        std::string p, c;
+        if (!(pkg >> p) || !(core >> c)) return cpus;  // no topology: count logical CPUs
+        cores.emplace(p, c);
+    }
+    return cores.empty() ? 1 : static_cast<int>(cores.size());
+}
+
+}  // namespace kiln

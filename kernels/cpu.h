@@ -1,0 +1,20 @@
+// What the processor can do: instruction-set level for kernel dispatch, and core count.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+namespace kiln {
+
+enum class Isa { scalar, avx2, avx512 };
+
+// Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 means F+BW+VL.
+Isa detect_isa();
+bool isa_supported(Isa isa);
+std::optional<Isa> parse_isa(std::string_view name);
+const char* isa_name(Isa isa);
+
+// Physical cores (not hyper-threads) this process may run on; at least 1.
+int physical_cores();
+
+}  // namespace kiln

@@ -1,0 +1,30 @@
+// Element-wise and per-row operations of the transformer block, over plain float arrays.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/types.h"
+
+namespace kiln {
+
+// out = x / rms(x) * weight, for one row of n.
+void rmsnorm(float* out, const float* x, const float* weight, size_t n, float eps);
+
+// Rotates consecutive pairs (x[2i], x[2i+1]) of the first rot_dim elements of each head by
+// pos * freq_base^(-2i/rot_dim): the pair layout GGUF files use for Llama Q and K.
+void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base);
+
+// gate[i] = silu(gate[i]) * up[i]
+void swiglu(float* gate, const float* up, size_t n);
+
+// x[i] += y[i]
+void add(float* x, const float* y, size_t n);
+
+// Converts one row of n elements of a computable type to floats.
+void row_to_f32(DType type, const void* row, float* out, size_t n);
+
+// Index of the largest element (the first one on ties).
+size_t argmax(const float* x, size_t n);
+
+}  // namespace kiln

@@ -1,0 +1,42 @@
+// Shared by the tests: where the models are, running the kiln binary, a tiny model builder.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/gguf_writer.h"
+
+namespace kiln::test {
+
+// ../shared/models from the source tree, or $KILN_SHARED/models.
+std::string models_dir();
+std::string model_path(const std::string& relative);
+
+// A fresh empty directory for this test process.
+std::string temp_dir();
+
+struct Result {
+    int status = -1;     // exit status, or -1 when killed by a signal
+    int signal = 0;
+    std::string out, err;
+};
+// Runs the kiln binary with these arguments (no shell), stdin from /dev/null unless input is given.
+Result run_kiln(const std::vector<std::string>& args, const std::string& input = "");
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+
+// A valid one-layer Llama GGUF with a byte-level SentencePiece vocabulary of 259 + 8 tokens
+// and random F32/F16 weights: dim 16, 2 heads, 1 KV head, FFN 32.
+struct TinyModel {
+    bool omit_ffn_up = false;
+    std::vector<uint64_t> attn_q_dims = {16, 16};
+    uint32_t attn_q_type = 0;  // f32
+    uint32_t bos = 1;
+    std::string arch = "llama";
+    bool with_block_count = true;
+};
+GgufWriter tiny_model(const TinyModel& options = {});
+
+}  // namespace kiln::test

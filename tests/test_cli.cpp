@@ -1,0 +1,103 @@
+// kiln's commands end to end: the greedy reference text, info, tokenize, and misuse.
+#include <catch2/catch.hpp>
+
+#include "helpers.h"
+
+using namespace kiln::test;
+
+namespace {
+
+std::string reference_text() {
+    std::string ref = read_file(model_path("reference/stories260K_greedy_once_upon_a_time_n64.txt"));
+    REQUIRE(!ref.empty());
+    REQUIRE(ref.back() == '\n');
+    ref.pop_back();  // the program that wrote the file added one newline
+    return ref;
+}
+
+}  // namespace
+
+TEST_CASE("kiln run reproduces llama2.c's greedy text on stories260K", "[cli][reference]") {
+    const std::string prompt = "Once upon a time";
+    const std::string ref = reference_text();
+    // The file holds 60 generated tokens (llama2.c's 64 steps: 64 forward passes, the
+    // first four of them over prompt tokens, each pass yielding one token).
+    const Result r = run_kiln({"run", "-m", model_path("stories260K.gguf"), "-p", prompt, "-n", "60", "--temp", "0"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(prompt + r.out == ref);
+    // -n 59 stops one token earlier: the same text without the last token ("ily").
+    const Result r59 = run_kiln({"run", "-m", model_path("stories260K.gguf"), "-p", prompt, "-n", "59", "--temp", "0"});
+    REQUIRE(r59.status == 0);
+    CHECK(prompt + r59.out + "ily" == ref);
+    // The summary goes to stderr, and --echo puts the prompt on stdout.
+    CHECK(r.err.find("generated 60 tokens") != std::string::npos);
+    const Result echo = run_kiln({"run", "-m", model_path("stories260K.gguf"), "-p", prompt, "-n", "60", "--echo", "-q"});
+    CHECK(echo.out == ref);
+    CHECK(echo.err.empty());
+}
+
+TEST_CASE("kiln run reads the prompt from stdin and from a file", "[cli]") {
+    const std::string path = temp_dir() + "/prompt.txt";
+    write_file(path, "Once upon a time");
+    const std::string m = model_path("stories260K.gguf");
+    const Result a = run_kiln({"run", "-m", m, "-p", "-", "-n", "20", "-q"}, "Once upon a time");
+    const Result b = run_kiln({"run", "-m", m, "-f", path, "-n", "20", "-q"});
+    const Result c = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "20", "-q", "-t", "1"});
+    CHECK(a.status == 0);
+    CHECK(a.out == b.out);
+    CHECK(a.out == c.out);
+    CHECK(a.out.size() > 20);
+}
+
+TEST_CASE("kiln tokenize and info", "[cli]") {
+    const std::string m = model_path("stories260K.gguf");
+    const Result ids = run_kiln({"tokenize", "-m", m, "-p", "Once upon a time"});
+    CHECK(ids.out == "1 403 407 261 378\n");
+    const Result pieces = run_kiln({"tokenize", "-m", m, "-p", "Once upon a time", "--pieces", "--no-bos"});
+    CHECK(pieces.out == "403\t\xE2\x96\x81Once\n407\t\xE2\x96\x81upon\n261\t\xE2\x96\x81" "a\n378\t\xE2\x96\x81time\n");
+    const Result info = run_kiln({"info", "-m", m, "-c", "512"});
+    CHECK(info.status == 0);
+    CHECK(info.out.find("llama.block_count") != std::string::npos);
+    CHECK(info.out.find("blk.4.ffn_down.weight") != std::string::npos);
+    CHECK(info.out.find("5 layers, dim 64, ffn 172, 8 heads (4 KV)") != std::string::npos);
+    // 2 (K and V) x 5 layers x 512 positions x 32 floats x 4 bytes = 640 KiB
+    CHECK(info.out.find("KV cache 640.00 KiB for a context of 512") != std::string::npos);
+}
+
+TEST_CASE("the tokenizer.model option gives the same text", "[cli]") {
+    const Result a = run_kiln({"tokenize", "-m", model_path("random/llama-2-tiny-random.gguf"), "-p", "Hello world"});
+    const Result b = run_kiln({"tokenize", "-m", model_path("random/llama-2-tiny-random.gguf"), "--tokenizer",
+                               model_path("tokenizers/llama2/tokenizer.model"), "-p", "Hello world"});
+    CHECK(a.status == 0);
+    CHECK(a.out == b.out);
+    CHECK(a.out == "1 15043 3186\n");
+}
+
+TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
+    const std::string m = model_path("stories260K.gguf");
+    struct Case {
+        std::vector<std::string> args;
+        int status;
+        std::string expect;
+    };
+    const std::vector<Case> cases = {
+        {{"run", "-m", m, "-p", "x", "--bogus"}, 2, "--bogus"},
+        {{"run", "-p", "x"}, 2, "--model"},
+        {{"run", "-m", m, "-p", "x", "-n", "-5"}, 1, "-n/--n-predict"},
+        {{"run", "-m", m, "-p", "x", "-t", "-1"}, 1, "-t/--threads"},
+        {{"run", "-m", m, "-p", "x", "-c", "-3"}, 1, "-c/--ctx-size"},
+        {{"run", "-m", m, "-p", "x", "-n", "abc"}, 2, "abc"},
+        {{"run", "-m", m, "-p", std::string(3000, 'a') + " b", "-c", "64"}, 1, "leaves no room"},
+        {{"run", "-m", m, "-f", "/nonexistent/prompt.txt"}, 1, "prompt file"},
+        {{"frobnicate"}, 2, "frobnicate"},
+    };
+    for (const Case& c : cases) {
+        const Result r = run_kiln(c.args);
+        INFO(c.args[0] << " ... " << c.args.back() << ": " << r.err);
+        CHECK(r.signal == 0);
+        CHECK(r.status == c.status);
+        CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+        CHECK(r.err.find(c.expect) != std::string::npos);
+    }
+}

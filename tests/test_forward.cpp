@@ -1,0 +1,109 @@
+// kiln's logits against an independent PyTorch forward pass (scripts/reference_forward.py),
+// and batching invariance of the forward pass itself.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "engine/session.h"
+#include "helpers.h"
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+const char* kPrompt =
+    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her "
+    "friends and her dog, who was big and brown.";
+
+std::vector<Token> prompt_tokens(const Model& m, size_t n) {
+    std::vector<Token> ids = m.tokenizer().encode(kPrompt, true);
+    REQUIRE(ids.size() >= n);
+    ids.resize(n);
+    return ids;
+}
+
+bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0; }
+
+std::vector<float> reference_logits(const std::string& model, const std::vector<Token>& ids) {
+    std::string list;
+    for (Token id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    const std::string out = temp_dir() + "/reference.f32";
+    const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && /usr/bin/python3 reference_forward.py '" + model +
+                            "' " + list + " '" + out + "'";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const std::string bytes = read_file(out);
+    std::vector<float> logits(bytes.size() / 4);
+    std::memcpy(logits.data(), bytes.data(), logits.size() * 4);
+    return logits;
+}
+
+std::vector<Isa> isas() {
+    std::vector<Isa> out;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512})
+        if (isa_supported(i)) out.push_back(i);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("logits match the PyTorch reference on every position", "[forward][reference]") {
+    if (!have_torch()) {
+        WARN("SKIPPED: /usr/bin/python3 has no torch; install python3-torch to run the reference check");
+        return;
+    }
+    for (const char* name : {"stories260K.gguf", "random/llama-2-tiny-random.gguf"}) {
+        const std::string path = model_path(name);
+        const auto base = Model::load(path, {});
+        const auto ids = prompt_tokens(*base, 32);
+        const std::vector<float> expected = reference_logits(path, ids);
+        REQUIRE(expected.size() == 32 * base->config().n_vocab);
+        for (Isa isa : isas()) {
+            ModelOptions mo;
+            mo.isa = isa;
+            const auto model = Model::load(path, mo);
+            Session s(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
+            const auto logits = s.eval(ids, true);
+            double worst = 0.0;
+            for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::fabs(logits[i] - expected[i])));
+            INFO(name << " with " << isa_name(isa) << ": largest difference " << worst);
+            CHECK(worst < 1e-4);
+        }
+    }
+}
+
+TEST_CASE("logits do not depend on batching or thread count", "[forward]") {
+    ModelOptions mo;
+    mo.isa = detect_isa();
+    const auto model = Model::load(model_path("stories260K.gguf"), mo);
+    const auto ids = prompt_tokens(*model, 32);
+    const size_t V = model->config().n_vocab;
+    Session whole(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
+    const auto all = whole.eval(ids, true);
+    const std::vector<float> reference(all.begin(), all.end());
+    for (size_t batch : {size_t{1}, size_t{7}}) {
+        for (int threads : {1, 2}) {
+            Session s(*model, {.n_ctx = 64, .n_batch = batch, .n_threads = threads});
+            std::vector<float> got;
+            for (size_t i = 0; i < ids.size(); i += batch) {
+                const size_t n = std::min(batch, ids.size() - i);
+                const auto l = s.eval(std::span<const Token>(ids).subspan(i, n), true);
+                got.insert(got.end(), l.begin(), l.end());
+            }
+            INFO("batch " << batch << ", threads " << threads);
+            REQUIRE(got.size() == 32 * V);
+            CHECK(std::memcmp(got.data(), reference.data(), got.size() * 4) == 0);
+        }
+    }
+}
+
+TEST_CASE("the context limit and bad token ids are errors", "[forward][bad-input]") {
+    const auto model = Model::load(model_path("stories260K.gguf"), {});
+    Session s(*model, {.n_ctx = 4, .n_batch = 512, .n_threads = 1});
+    const std::vector<Token> five = {1, 2, 3, 4, 5};
+    CHECK_THROWS_WITH(s.eval(five), Catch::Contains("context is full"));
+    const std::vector<Token> bad = {1, 512};
+    CHECK_THROWS_WITH(s.eval(bad), Catch::Contains("outside the vocabulary"));
+    CHECK(s.n_past() == 0);
+}

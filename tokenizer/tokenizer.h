@@ -1,0 +1,37 @@
+// The interface every tokenizer (SentencePiece for Llama 1/2, byte-level BPE for Llama 3)
+// offers the engine: text to ids, and ids back to the bytes they stand for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln {
+
+using Token = int32_t;
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+
+    virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
+
+    // The bytes a token contributes to decoded text (empty for control tokens). A byte
+    // token gives its single raw byte, which may be part of a multi-byte character.
+    virtual const std::string& token_text(Token id) const = 0;
+    // The vocabulary's own spelling of a token (e.g. "▁the", "<0x0A>", "<s>").
+    virtual const std::string& token_piece(Token id) const = 0;
+    virtual bool is_byte(Token id) const = 0;
+
+    // True when encoding puts a space before the text, so that decoding from the start of
+    // a text drops the first token's leading space (SentencePiece's add_dummy_prefix).
+    virtual bool adds_space_prefix() const = 0;
+
+    virtual size_t n_vocab() const = 0;
+    virtual Token bos() const = 0;
+    virtual Token eos() const = 0;
+    virtual bool add_bos() const = 0;  // whether prompts start with BOS by default
+};
+
+}  // namespace kiln
