@@ -34,14 +34,19 @@ std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     return Model::load(args.path, options);
 }
 
-std::string read_prompt(const std::string& prompt, const std::string& file) {
-    if (!file.empty()) {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw Error(file + ": cannot read prompt file");
+void add_prompt_options(CLI::App& app, PromptArgs& args) {
+    auto* p = app.add_option("-p,--prompt", args.prompt, "Prompt text, or - to read standard input");
+    app.add_option("-f,--file", args.file, "Read the prompt from a file")->excludes(p);
+}
+
+std::string read_prompt(const PromptArgs& args) {
+    if (!args.file.empty()) {
+        std::ifstream in(args.file, std::ios::binary);
+        if (!in) throw Error(args.file + ": cannot read prompt file");
         return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     }
-    if (prompt == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-    return prompt;
+    if (args.prompt == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    return args.prompt;
 }
 
 size_t context_size(const Model& model, long requested) {

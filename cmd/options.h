@@ -21,8 +21,16 @@ void add_model_options(CLI::App& app, ModelArgs& args);
 // the CPU has. Throws Error.
 std::unique_ptr<const Model> open_model(const ModelArgs& args);
 
-// The prompt text: -p TEXT, -p - (standard input) or -f FILE. Throws Error.
-std::string read_prompt(const std::string& prompt, const std::string& file);
+struct PromptArgs {
+    std::string prompt;
+    std::string file;
+};
+
+// -p/--prompt (TEXT, or - for standard input) and -f/--file.
+void add_prompt_options(CLI::App& app, PromptArgs& args);
+
+// The prompt text the options name. Throws Error.
+std::string read_prompt(const PromptArgs& args);
 
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);

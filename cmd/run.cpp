@@ -19,8 +19,7 @@ namespace {
 
 struct RunArgs {
     ModelArgs model;
-    std::string prompt;
-    std::string file;
+    PromptArgs prompt;
     long n_predict = 256;
     long ctx = 0;
     int threads = 0;
@@ -51,7 +50,7 @@ int run(const RunArgs& a) {
     const double load_s = seconds_since(t_load);
 
     const Tokenizer& tok = model->tokenizer();
-    const std::string text = read_prompt(a.prompt, a.file);
+    const std::string text = read_prompt(a.prompt);
     const std::vector<Token> prompt = tok.encode(text, tok.add_bos());
     if (prompt.empty()) throw Error("the prompt is empty");
     if (prompt.size() >= so.n_ctx)
@@ -94,8 +93,7 @@ Command add_run_command(CLI::App& parent) {
     auto a = std::make_shared<RunArgs>();
     CLI::App* app = parent.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
     add_model_options(*app, a->model);
-    auto* p = app->add_option("-p,--prompt", a->prompt, "Prompt text, or - to read standard input");
-    app->add_option("-f,--file", a->file, "Read the prompt from a file")->excludes(p);
+    add_prompt_options(*app, a->prompt);
     app->add_option("-n,--n-predict", a->n_predict, "Tokens to generate (-1: until end of text or full context)")->capture_default_str();
     app->add_option("-c,--ctx-size", a->ctx, "Context size in tokens (0: min(4096, trained context))")->capture_default_str();
     app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();

@@ -11,8 +11,7 @@ namespace {
 
 struct TokenizeArgs {
     ModelArgs model;
-    std::string prompt;
-    std::string file;
+    PromptArgs prompt;
     bool pieces = false;
     bool no_bos = false;
 };
@@ -20,7 +19,7 @@ struct TokenizeArgs {
 int tokenize(const TokenizeArgs& a) {
     const auto model = open_model(a.model);
     const Tokenizer& tok = model->tokenizer();
-    const std::vector<Token> ids = tok.encode(read_prompt(a.prompt, a.file), tok.add_bos() && !a.no_bos);
+    const std::vector<Token> ids = tok.encode(read_prompt(a.prompt), tok.add_bos() && !a.no_bos);
     if (a.pieces) {
         for (Token id : ids) std::printf("%d\t%s\n", id, tok.token_piece(id).c_str());
         return 0;
@@ -36,8 +35,7 @@ Command add_tokenize_command(CLI::App& parent) {
     auto a = std::make_shared<TokenizeArgs>();
     CLI::App* app = parent.add_subcommand("tokenize", "Print the token ids of a text");
     add_model_options(*app, a->model);
-    auto* p = app->add_option("-p,--prompt", a->prompt, "Text, or - to read standard input");
-    app->add_option("-f,--file", a->file, "Read the text from a file")->excludes(p);
+    add_prompt_options(*app, a->prompt);
     app->add_flag("--pieces", a->pieces, "One token per line: id, tab, piece");
     app->add_flag("--no-bos", a->no_bos, "Do not add the beginning-of-text token");
     return {app, [a] { return tokenize(*a); }};

@@ -10,5 +10,5 @@ if [[ ! -f "$model" ]]; then
   echo "      or put the shared test models at ../shared/models beside this checkout." >&2
   exit 1
 fi
-if (( $# == 0 )); then set -- -p "Once upon a time" -n 128; fi
+if (( $# == 0 )); then set -- -p "Once upon a time" -n 128 --echo; fi
 exec build/kiln run -m "$model" "$@"
