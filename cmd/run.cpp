@@ -1,17 +1,20 @@
-// kiln run: generate text from a prompt, streamed to stdout.
+// kiln run: generate text from a prompt, streamed to stdout (or one JSON object with --json).
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/error.h"
-#include "engine/session.h"
+#include "engine/generation.h"
 #include "kernels/cpu.h"
-#include "kernels/ops.h"
-#include "tokenizer/stream_decoder.h"
 
 namespace kiln::cli {
 
@@ -20,34 +23,92 @@ namespace {
 struct RunArgs {
     ModelArgs model;
     PromptArgs prompt;
-    long n_predict = 256;
+    GenerationParams gen;
+    std::optional<uint64_t> seed;
     long ctx = 0;
     int threads = 0;
-    float temp = 0.0f;
     bool echo = false;
+    bool json = false;
+    std::string color = "never";
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+// Ctrl-C: the first asks generation to stop after the current token, the second exits now.
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) {
+    if (g_interrupted.exchange(true)) _exit(130);
 }
 
-void write_out(const std::string& s) {
+void write_out(std::string_view s) {
     if (s.empty()) return;
     if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
         throw Error("cannot write to standard output");
 }
 
-int run(const RunArgs& a) {
-    if (a.n_predict < -1) throw Error("-n/--n-predict must be -1 (until end of text or full context) or more");
-    if (a.threads < 0) throw Error("-t/--threads must be positive");
-    if (a.temp != 0.0f) throw Error("--temp: only greedy decoding (--temp 0) is available so far");
+// Four bands of the model's probability for the token, from sure to unsure.
+const char* color_for(float p) {
+    if (p >= 0.9f) return "\x1b[32m";        // green
+    if (p >= 0.5f) return "\x1b[33m";        // yellow
+    if (p >= 0.25f) return "\x1b[38;5;208m"; // orange
+    return "\x1b[31m";                       // red
+}
+
+bool use_color(const std::string& when) {
+    if (when == "always") return true;
+    if (when == "never") return false;
+    if (when == "auto") return isatty(STDOUT_FILENO) == 1;
+    throw Error("--color must be auto, always or never");
+}
+
+nlohmann::json token_json(const Tokenizer& tok, Token id, float logprob) {
+    return {{"id", id}, {"piece", tok.token_text(id)}, {"logprob", logprob}};
+}
+
+nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint64_t seed, double load_s) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const GeneratedToken& t : r.tokens) {
+        nlohmann::json j = token_json(tok, t.id, t.logprob);
+        if (!t.top.empty()) {
+            j["top_logprobs"] = nlohmann::json::array();
+            for (const TokenLogprob& alt : t.top) j["top_logprobs"].push_back(token_json(tok, alt.id, alt.logprob));
+        }
+        tokens.push_back(std::move(j));
+    }
+    const double n_gen = static_cast<double>(r.tokens.size());
+    return {
+        {"text", r.text},
+        {"finish_reason", finish_reason_name(r.finish)},
+        {"seed", seed},
+        {"prompt_tokens", r.prompt_tokens},
+        {"completion_tokens", r.tokens.size()},
+        {"tokens", std::move(tokens)},
+        {"timings",
+         {{"load_s", load_s},
+          {"prompt_s", r.prompt_seconds},
+          {"prompt_tokens_per_s", r.prompt_seconds > 0 ? r.prompt_tokens / r.prompt_seconds : 0.0},
+          {"generation_s", r.generation_seconds},
+          {"generation_tokens_per_s", r.generation_seconds > 0 ? n_gen / r.generation_seconds : 0.0}}},
+    };
+}
+
+int run(RunArgs a) {
+    if (a.gen.n_predict < -1) throw Error("-n/--n-predict must be -1 (until end of text or a full context) or more");
+    if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
+    if (a.gen.sampler.repeat_last_n < -1) throw Error("--repeat-last-n must be -1 (whole context) or more");
+    const bool color = !a.json && use_color(a.color);
+    a.gen.sampler.seed = a.seed ? *a.seed : std::random_device{}() * (uint64_t{1} << 32) + std::random_device{}();
+    SamplerParams check = a.gen.sampler;  // -1 (whole context) is resolved once the context is known
+    check.repeat_last_n = std::max(check.repeat_last_n, 0);
+    validate(check);  // before the model loads: a bad flag fails fast
+
     const auto t_load = std::chrono::steady_clock::now();
     const auto model = open_model(a.model);
     SessionOptions so;
     so.n_ctx = context_size(*model, a.ctx);
     so.n_threads = a.threads > 0 ? a.threads : physical_cores();
+    if (a.gen.sampler.repeat_last_n == -1) a.gen.sampler.repeat_last_n = static_cast<int>(so.n_ctx);
     Session session(*model, so);
-    const double load_s = seconds_since(t_load);
+    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
     const Tokenizer& tok = model->tokenizer();
     const std::string text = read_prompt(a.prompt);
@@ -56,48 +117,64 @@ int run(const RunArgs& a) {
     if (prompt.size() >= so.n_ctx)
         throw Error("the prompt has " + std::to_string(prompt.size()) + " tokens, which leaves no room in a context of " +
                     std::to_string(so.n_ctx) + " (raise -c/--ctx-size)");
+    spdlog::info("seed {}", a.gen.sampler.seed);
     spdlog::debug("prompt: {} tokens, context {}, {} threads, kernels {}", prompt.size(), so.n_ctx, so.n_threads,
                   isa_name(model->isa()));
-    if (a.echo) write_out(text);
+    if (color) spdlog::info("colors: \x1b[32mp >= 0.9\x1b[0m \x1b[33mp >= 0.5\x1b[0m \x1b[38;5;208mp >= 0.25\x1b[0m \x1b[31mp < 0.25\x1b[0m");
+    if (a.echo && !a.json) write_out(text);
 
-    const auto t_prompt = std::chrono::steady_clock::now();
-    std::span<const float> logits = session.eval(prompt);
-    const double prompt_s = seconds_since(t_prompt);
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, nullptr);
+    const TextSink sink = [&](std::string_view piece, float prob) {
+        if (a.json) return;
+        if (!color) return write_out(piece);
+        write_out(std::string(color_for(prob)) + std::string(piece) + "\x1b[0m");
+    };
+    const GenerationResult r = generate(session, prompt, a.gen, sink, &g_interrupted);
+    if (a.json) write_out(result_json(tok, r, a.gen.sampler.seed, load_s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
-    const auto t_gen = std::chrono::steady_clock::now();
-    StreamDecoder decoder(tok, false);
-    size_t generated = 0;
-    while (a.n_predict < 0 || generated < static_cast<size_t>(a.n_predict)) {
-        const Token next = static_cast<Token>(argmax(logits.data(), logits.size()));
-        if (next == tok.eos()) break;
-        ++generated;
-        write_out(decoder.push(next));
-        if (session.n_past() == session.n_ctx()) {
-            spdlog::warn("context of {} tokens is full; stopping", session.n_ctx());
-            break;
-        }
-        if (a.n_predict >= 0 && generated == static_cast<size_t>(a.n_predict)) break;
-        logits = session.eval({&next, 1});
-    }
-    write_out(decoder.flush());
-    const double gen_s = seconds_since(t_gen);
-
-    spdlog::info("load {:.3f} s | prompt {} tokens, {:.1f} t/s | generated {} tokens, {:.1f} t/s", load_s,
-                 prompt.size(), prompt.size() / prompt_s, generated, generated > 0 ? generated / gen_s : 0.0);
-    return 0;
+    const double n_gen = static_cast<double>(r.tokens.size());
+    spdlog::info("load {:.3f} s | prompt {} tokens, {:.1f} t/s | generated {} tokens, {:.1f} t/s | {}", load_s,
+                 prompt.size(), prompt.size() / r.prompt_seconds, r.tokens.size(),
+                 n_gen > 0 ? n_gen / r.generation_seconds : 0.0, finish_reason_name(r.finish));
+    return r.finish == FinishReason::interrupted ? 130 : 0;
 }
 
 }  // namespace
 
 Command add_run_command(CLI::App& parent) {
     auto a = std::make_shared<RunArgs>();
+    SamplerParams& s = a->gen.sampler;
     CLI::App* app = parent.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
+    app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag wins
     add_model_options(*app, a->model);
     add_prompt_options(*app, a->prompt);
-    app->add_option("-n,--n-predict", a->n_predict, "Tokens to generate (-1: until end of text or full context)")->capture_default_str();
+    app->add_option("-n,--n-predict", a->gen.n_predict, "Tokens to generate (-1: until end of text or full context)")
+        ->capture_default_str();
     app->add_option("-c,--ctx-size", a->ctx, "Context size in tokens (0: min(4096, trained context))")->capture_default_str();
     app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();
-    app->add_option("--temp", a->temp, "Temperature (0: greedy)")->capture_default_str();
+    app->add_option("--temp", s.temp, "Temperature (0: greedy, always the most likely token)")->capture_default_str();
+    app->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+    app->add_option("--typical", s.typical, "Locally typical sampling mass (1: off)")->capture_default_str();
+    app->add_option("--top-p", s.top_p, "Keep the most likely tokens up to this mass (1: off)")->capture_default_str();
+    app->add_option("--min-p", s.min_p, "Drop tokens below min-p times the top probability (0: off)")->capture_default_str();
+    app->add_option("--repeat-penalty", s.repeat_penalty, "Penalty for recent tokens (1: off)")->capture_default_str();
+    app->add_option("--repeat-last-n", s.repeat_last_n, "Recent tokens the penalties look at (0: off, -1: context)")
+        ->capture_default_str();
+    app->add_option("--frequency-penalty", s.frequency_penalty, "Subtract this times a recent token's count (0: off)")
+        ->capture_default_str();
+    app->add_option("--presence-penalty", s.presence_penalty, "Subtract this from every recent token (0: off)")
+        ->capture_default_str();
+    app->add_option("--seed", a->seed, "Random seed (default: chosen and printed on stderr)");
+    app->add_option("--stop", a->gen.stops, "Stop when the output ends with this text (repeatable; not printed)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app->add_flag("--ignore-eos", a->gen.ignore_eos, "Do not stop at the end-of-text token");
+    app->add_flag("--json", a->json, "Print one JSON object at the end instead of streaming text");
+    app->add_option("--logprobs", a->gen.n_logprobs, "With --json: the N most likely alternatives per token");
+    app->add_option("--color", a->color, "Colour tokens by probability: auto (when stdout is a terminal), always, never")
+        ->expected(0, 1)
+        ->default_str("auto");
     app->add_flag("--echo", a->echo, "Print the prompt before the generated text");
     return {app, [a] { return run(*a); }};
 }

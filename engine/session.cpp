@@ -8,7 +8,8 @@
 
 namespace kiln {
 
-Session::Session(const Model& model, const SessionOptions& options) : model_(model), options_(options) {
+Session::Session(const Model& model, const SessionOptions& options)
+    : model_(model), options_(options), sampler_(SamplerParams{}, model.config().n_vocab) {
     const LlamaConfig& c = model.config();
     if (options_.n_ctx == 0) throw Error("context size must be at least 1");
     if (options_.n_threads < 1) throw Error("thread count must be at least 1");
@@ -26,6 +27,12 @@ Session::Session(const Model& model, const SessionOptions& options) : model_(mod
     hb2_.resize(B * c.n_ff);
     scores_.resize(static_cast<size_t>(options_.n_threads) * options_.n_ctx);
     logits_.resize(c.n_vocab);
+}
+
+Sampler& Session::start(const SamplerParams& params) {
+    sampler_ = Sampler(params, model_.config().n_vocab);
+    n_past_ = 0;
+    return sampler_;
 }
 
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {

@@ -1,4 +1,5 @@
-// One conversation with a model: the KV cache, the scratch buffers and the forward pass.
+// One conversation with a model: the KV cache, the sampler, the scratch buffers and the
+// forward pass.
 // Sessions share the immutable Model; each owns its own memory.
 #pragma once
 
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "engine/sampler.h"
 
 namespace kiln {
 
@@ -26,7 +28,10 @@ public:
 
     size_t n_past() const { return n_past_; }
     size_t n_ctx() const { return options_.n_ctx; }
-    void reset() { n_past_ = 0; }
+    const Model& model() const { return model_; }
+
+    // Empties the KV cache and starts a fresh sampler; returns it. Throws Error on bad params.
+    Sampler& start(const SamplerParams& params);
 
 private:
     void forward_chunk(std::span<const Token> tokens, float* logits, bool all_logits);
@@ -39,6 +44,7 @@ private:
     // Activations for up to n_batch tokens.
     std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_;
     std::vector<float> logits_;
+    Sampler sampler_;
 };
 
 }  // namespace kiln

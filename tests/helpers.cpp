@@ -1,6 +1,7 @@
 #include "helpers.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,7 +49,9 @@ void write_file(const std::string& path, const std::string& bytes) {
     if (!f.flush()) throw std::runtime_error("cannot write " + path);
 }
 
-Result run_kiln(const std::vector<std::string>& args, const std::string& input) {
+namespace {
+
+Result run_kiln_with(const std::vector<std::string>& args, const std::string& input, int delay_ms, int interrupts) {
     static int counter = 0;
     const std::string base = temp_dir() + "/run" + std::to_string(++counter);
     const std::string in_path = base + ".in", out_path = base + ".out", err_path = base + ".err";
@@ -69,6 +72,13 @@ Result run_kiln(const std::vector<std::string>& args, const std::string& input) 
     const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error("cannot start " + bin);
+    if (interrupts > 0) {
+        usleep(static_cast<useconds_t>(delay_ms) * 1000);
+        for (int i = 0; i < interrupts; ++i) {
+            kill(pid, SIGINT);
+            usleep(20000);
+        }
+    }
     int ws = 0;
     waitpid(pid, &ws, 0);
     Result r;
@@ -77,6 +87,16 @@ Result run_kiln(const std::vector<std::string>& args, const std::string& input) 
     r.out = read_file(out_path);
     r.err = read_file(err_path);
     return r;
+}
+
+}  // namespace
+
+Result run_kiln(const std::vector<std::string>& args, const std::string& input) {
+    return run_kiln_with(args, input, 0, 0);
+}
+
+Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts) {
+    return run_kiln_with(args, "", delay_ms, interrupts);
 }
 
 GgufWriter tiny_model(const TinyModel& o) {

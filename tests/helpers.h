@@ -21,8 +21,10 @@ struct Result {
     int signal = 0;
     std::string out, err;
 };
-// Runs the kiln binary with these arguments (no shell), stdin from /dev/null unless input is given.
+// Runs the kiln binary with these arguments (no shell), stdin from a file holding `input`.
 Result run_kiln(const std::vector<std::string>& args, const std::string& input = "");
+// The same, sending SIGINT `interrupts` times, the first after delay_ms milliseconds.
+Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);

@@ -28,7 +28,10 @@ bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch, numpy
 
 std::vector<float> reference_logits(const std::string& model, const std::vector<Token>& ids) {
     std::string list;
-    for (Token id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    for (Token id : ids) {
+        if (!list.empty()) list += ',';
+        list += std::to_string(id);
+    }
     const std::string out = temp_dir() + "/reference.f32";
     const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && /usr/bin/python3 reference_forward.py '" + model +
                             "' " + list + " '" + out + "'";

@@ -1,0 +1,76 @@
+// Generation: prompt in, tokens sampled until end of text, a length limit or a stop string,
+// with text released as soon as it is final.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/sampler.h"
+#include "engine/session.h"
+
+namespace kiln {
+
+enum class FinishReason { eos, length, stop, interrupted };
+const char* finish_reason_name(FinishReason reason);
+
+struct GenerationParams {
+    SamplerParams sampler;
+    long n_predict = 256;  // -1: until end of text or a full context
+    std::vector<std::string> stops;
+    bool ignore_eos = false;
+    size_t n_logprobs = 0;  // most likely alternatives to report per position
+};
+
+struct TokenLogprob {
+    Token id;
+    float logprob;
+};
+
+struct GeneratedToken {
+    Token id;
+    float logprob;  // under the model's own distribution: log-softmax of the raw logits
+    std::vector<TokenLogprob> top;  // n_logprobs alternatives, most likely first
+};
+
+struct GenerationResult {
+    std::string text;
+    FinishReason finish = FinishReason::length;
+    size_t prompt_tokens = 0;
+    std::vector<GeneratedToken> tokens;
+    double prompt_seconds = 0.0;
+    double generation_seconds = 0.0;
+};
+
+// Receives each piece of final text, with the probability the model gave the token that
+// completed it.
+using TextSink = std::function<void(std::string_view text, float prob)>;
+
+// Runs the prompt through a fresh session state and generates. `interrupt`, when set by
+// another thread or a signal handler, ends generation after the current token.
+GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
+                          const TextSink& sink, const std::atomic<bool>* interrupt = nullptr);
+
+// Holds back text that could still turn into a stop string, and cuts the text at the first
+// stop string that completes.
+class StopFilter {
+public:
+    explicit StopFilter(const std::vector<std::string>& stops) : stops_(stops) {}
+
+    // Adds text; releases what can no longer be part of a stop string. Returns true when a
+    // stop string completed: the text before it is released and the rest dropped.
+    bool push(std::string_view text, float prob, const TextSink& sink);
+    // Releases everything still held.
+    void flush(const TextSink& sink);
+
+private:
+    void release(size_t n, const TextSink& sink);
+
+    const std::vector<std::string>& stops_;
+    std::string pending_;
+    std::vector<std::pair<size_t, float>> segments_;  // (end offset in pending_, probability)
+};
+
+}  // namespace kiln
