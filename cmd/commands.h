@@ -14,5 +14,6 @@ struct Command {
 Command add_run_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
+Command add_perplexity_command(CLI::App& parent);
 
 }  // namespace kiln::cli

@@ -31,7 +31,7 @@ Session::Session(const Model& model, const SessionOptions& options)
 
 Sampler& Session::start(const SamplerParams& params) {
     sampler_ = Sampler(params, model_.config().n_vocab);
-    n_past_ = 0;
+    clear();
     return sampler_;
 }
 

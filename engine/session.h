@@ -30,6 +30,8 @@ public:
     size_t n_ctx() const { return options_.n_ctx; }
     const Model& model() const { return model_; }
 
+    // Empties the KV cache.
+    void clear() { n_past_ = 0; }
     // Empties the KV cache and starts a fresh sampler; returns it. Throws Error on bad params.
     Sampler& start(const SamplerParams& params);
 

@@ -19,10 +19,12 @@ extern char** environ;
 
 namespace kiln::test {
 
-std::string models_dir() {
-    if (const char* s = std::getenv("KILN_SHARED"); s != nullptr && *s != '\0') return std::string(s) + "/models";
-    return std::string(KILN_SOURCE_DIR) + "/../shared/models";
+std::string shared_dir() {
+    if (const char* s = std::getenv("KILN_SHARED"); s != nullptr && *s != '\0') return s;
+    return std::string(KILN_SOURCE_DIR) + "/../shared";
 }
+
+std::string models_dir() { return shared_dir() + "/models"; }
 
 std::string model_path(const std::string& relative) { return models_dir() + "/" + relative; }
 

@@ -9,7 +9,8 @@
 
 namespace kiln::test {
 
-// ../shared/models from the source tree, or $KILN_SHARED/models.
+// ../shared from the source tree, or $KILN_SHARED; models_dir() is its models/.
+std::string shared_dir();
 std::string models_dir();
 std::string model_path(const std::string& relative);
 

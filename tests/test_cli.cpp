@@ -101,3 +101,16 @@ TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
         CHECK(r.err.find(c.expect) != std::string::npos);
     }
 }
+
+TEST_CASE("perplexity matches llama-perplexity on stories260K", "[cli][reference]") {
+    // llama-perplexity gives 102.6221 for this model, text and context.
+    const Result r = run_kiln({"perplexity", "-m", model_path("stories260K.gguf"), "-f",
+                               shared_dir() + "/text/gpl-3.txt", "-c", "256"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const size_t at = r.out.find("PPL = ");
+    REQUIRE(at != std::string::npos);
+    const double ppl = std::stod(r.out.substr(at + 6));
+    CHECK(std::abs(ppl - 102.62) <= 0.05);
+    CHECK(r.out.find("[86]") != std::string::npos);  // 22155 tokens make 86 chunks
+}
