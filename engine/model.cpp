@@ -3,7 +3,7 @@
 #include <string>
 
 #include "engine/error.h"
-#include "kernels/ops.h"
+#include "kernels/quants.h"
 #include "tokenizer/spm.h"
 
 namespace kiln {
@@ -55,7 +55,7 @@ WeightMatrix matrix(const GgufFile& g, const std::string& name, size_t cols, siz
 std::vector<float> vector(const GgufFile& g, const std::string& name, size_t n) {
     const GgufTensor& t = tensor(g, name, n, 1);
     std::vector<float> out(n);
-    row_to_f32(t.type, t.data, out.data(), n);
+    dequantize_row(t.type, t.data, out.data(), n);
     return out;
 }
 

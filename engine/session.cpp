@@ -5,6 +5,7 @@
 #include "engine/error.h"
 #include "kernels/attention.h"
 #include "kernels/ops.h"
+#include "kernels/quants.h"
 
 namespace kiln {
 
@@ -63,7 +64,7 @@ void Session::forward_chunk(std::span<const Token> tokens, float* logits, bool a
     const size_t embd_row = row_bytes(*type_info(static_cast<uint32_t>(m.token_embd().type)), dim);
 
     for (size_t t = 0; t < n; ++t)
-        row_to_f32(m.token_embd().type, static_cast<const uint8_t*>(m.token_embd().data) + tokens[t] * embd_row,
+        dequantize_row(m.token_embd().type, static_cast<const uint8_t*>(m.token_embd().data) + tokens[t] * embd_row,
                    &x_[t * dim], dim);
 
     const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, kv_dim};
@@ -73,24 +74,28 @@ void Session::forward_chunk(std::span<const Token> tokens, float* logits, bool a
         float* v_layer = &v_cache_[l * options_.n_ctx * kv_dim];
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.attn_norm.data(), dim, c.norm_eps);
-        matmul(isa, w.wq, xb_.data(), dim, n, q_.data(), q_dim, nt);
+        input_.set(xb_.data(), dim, n, dim);
+        matmul(isa, w.wq, input_, q_.data(), q_dim, nt);
         // K and V go straight into the cache rows of their positions.
-        matmul(isa, w.wk, xb_.data(), dim, n, k_layer + p0 * kv_dim, kv_dim, nt);
-        matmul(isa, w.wv, xb_.data(), dim, n, v_layer + p0 * kv_dim, kv_dim, nt);
+        matmul(isa, w.wk, input_, k_layer + p0 * kv_dim, kv_dim, nt);
+        matmul(isa, w.wv, input_, v_layer + p0 * kv_dim, kv_dim, nt);
         for (size_t t = 0; t < n; ++t) {
             const auto pos = static_cast<int64_t>(p0 + t);
             rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, pos, c.rope_freq_base);
             rope(k_layer + (p0 + t) * kv_dim, c.n_kv_head, c.head_dim, c.rot_dim, pos, c.rope_freq_base);
         }
         attention(shape, q_.data(), q_dim, n, p0, k_layer, v_layer, att_.data(), q_dim, scores_.data(), nt);
-        matmul(isa, w.wo, att_.data(), q_dim, n, xb2_.data(), dim, nt);
+        input_.set(att_.data(), q_dim, n, q_dim);
+        matmul(isa, w.wo, input_, xb2_.data(), dim, nt);
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
-        matmul(isa, w.w_gate, xb_.data(), dim, n, hb_.data(), c.n_ff, nt);
-        matmul(isa, w.w_up, xb_.data(), dim, n, hb2_.data(), c.n_ff, nt);
+        input_.set(xb_.data(), dim, n, dim);
+        matmul(isa, w.w_gate, input_, hb_.data(), c.n_ff, nt);
+        matmul(isa, w.w_up, input_, hb2_.data(), c.n_ff, nt);
         for (size_t t = 0; t < n; ++t) swiglu(&hb_[t * c.n_ff], &hb2_[t * c.n_ff], c.n_ff);
-        matmul(isa, w.w_down, hb_.data(), c.n_ff, n, xb2_.data(), dim, nt);
+        input_.set(hb_.data(), c.n_ff, n, c.n_ff);
+        matmul(isa, w.w_down, input_, xb2_.data(), dim, nt);
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
     }
     n_past_ += n;
@@ -98,7 +103,8 @@ void Session::forward_chunk(std::span<const Token> tokens, float* logits, bool a
     // Only the rows whose logits are wanted go through the final norm and output matrix.
     const size_t first = all_logits ? 0 : n - 1;
     for (size_t t = first; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], m.output_norm().data(), dim, c.norm_eps);
-    matmul(isa, m.output(), &xb_[first * dim], dim, n - first, logits, c.n_vocab, nt);
+    input_.set(&xb_[first * dim], dim, n - first, dim);
+    matmul(isa, m.output(), input_, logits, c.n_vocab, nt);
 }
 
 }  // namespace kiln

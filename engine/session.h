@@ -46,6 +46,7 @@ private:
     // Activations for up to n_batch tokens.
     std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_;
     std::vector<float> logits_;
+    MatmulInput input_;
     Sampler sampler_;
 };
 

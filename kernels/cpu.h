@@ -8,7 +8,7 @@ namespace kiln {
 
 enum class Isa { scalar, avx2, avx512 };
 
-// Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 means F+BW+VL.
+// Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 adds F+BW+VL+VNNI.
 Isa detect_isa();
 bool isa_supported(Isa isa);
 std::optional<Isa> parse_isa(std::string_view name);

@@ -57,4 +57,12 @@ inline float bf16_to_f32(uint16_t h) {
     return out;
 }
 
+// Round to nearest even; NaN stays NaN.
+inline uint16_t f32_to_bf16(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((x >> 16) | 0x40);
+    return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
 }  // namespace kiln

@@ -1,24 +1,48 @@
-// Matrix products of a weight matrix (any computable GGUF type) with float activations.
+// Matrix products of a weight matrix (any computable GGUF type) with a batch of activations.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu.h"
 #include "kernels/types.h"
 
 namespace kiln {
 
-// out[r] = dot(row r of w, x) for r < n_rows (n_rows <= 4); rows are row_bytes apart.
-// A row's result depends only on the row, x, n and the ISA: never on n_rows or on
-// which rows it is grouped with, so batching and threading cannot change logits.
-using DotRowsFn = void (*)(const uint8_t* w, size_t row_bytes, size_t n_rows, const float* x, size_t n,
-                           float* out);
+#define KILN_MATMUL_TILE_ARGS                                                                                 \
+    const uint8_t *w, size_t row_bytes, size_t n_rows, const uint8_t *x, size_t x_stride, size_t n_tokens, \
+        size_t n, float *y, size_t ldy
 
-constexpr size_t kDotRowsMax = 4;
+// y[t * ldy + r] = dot(row r of w, activation row t) for r < n_rows, t < n_tokens. Weight rows
+// are row_bytes apart; activation rows (already in the kernel's activation type) x_stride
+// bytes apart. A result depends only on its row, its activation row, n and the ISA: never
+// on the tile, so batching and threading cannot change logits.
+using MatmulTileFn = void (*)(KILN_MATMUL_TILE_ARGS);
 
-// nullptr when kiln has no kernel for that type on that ISA.
-DotRowsFn dot_rows_fn(DType type, Isa isa);
+struct MatmulKernel {
+    DType act_type;     // F32 (float weights), Q8_0 (Q8_0, Q4_0) or Q8_K (K-quants)
+    MatmulTileFn tile;  // nullptr when kiln has no kernel for the type
+};
+
+MatmulKernel matmul_kernel(DType type, Isa isa);
+
+// One matmul input: float rows, converted on first use into each activation type a
+// kernel asks for, so that matrices sharing an input (Q, K, V) quantize it once.
+class MatmulInput {
+public:
+    void set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols);
+    // The rows in act_type (for F32, x itself), and their stride in bytes.
+    const uint8_t* rows(DType act_type, size_t& stride);
+    size_t n_tokens() const { return n_tokens_; }
+    size_t n_cols() const { return n_cols_; }
+
+private:
+    const float* x_ = nullptr;
+    size_t ldx_ = 0, n_tokens_ = 0, n_cols_ = 0;
+    std::vector<uint8_t> q8_0_, q8_k_;
+    bool have_q8_0_ = false, have_q8_k_ = false;
+};
 
 struct WeightMatrix {
     const void* data;
@@ -27,9 +51,7 @@ struct WeightMatrix {
     size_t n_cols;  // input features
 };
 
-// y[t * ldy + r] = dot(row r of w, x + t * ldx) for all rows r and tokens t < n_tokens.
-// Parallel over rows with up to n_threads OpenMP threads.
-void matmul(Isa isa, const WeightMatrix& w, const float* x, size_t ldx, size_t n_tokens, float* y, size_t ldy,
-            int n_threads);
+// y[t * ldy + r] = dot(row r of w, input row t), parallel over rows with up to n_threads.
+void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ldy, int n_threads);
 
 }  // namespace kiln

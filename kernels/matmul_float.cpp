@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "kernels/fp16.h"
-#include "kernels/matmul_dot.h"
+#include "kernels/matmul_kernels.h"
 
 namespace kiln {
 

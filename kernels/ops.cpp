@@ -1,9 +1,6 @@
 #include "kernels/ops.h"
 
 #include <cmath>
-#include <cstring>
-
-#include "kernels/fp16.h"
 
 namespace kiln {
 
@@ -39,29 +36,6 @@ void swiglu(float* gate, const float* up, size_t n) {
 
 void add(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += y[i];
-}
-
-void row_to_f32(DType type, const void* row, float* out, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(row);
-    switch (type) {
-        case DType::F32: std::memcpy(out, p, n * sizeof(float)); return;
-        case DType::F16:
-            for (size_t i = 0; i < n; ++i) {
-                uint16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                out[i] = f16_to_f32(h);
-            }
-            return;
-        case DType::BF16:
-            for (size_t i = 0; i < n; ++i) {
-                uint16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                out[i] = bf16_to_f32(h);
-            }
-            return;
-        default: break;
-    }
-    std::memset(out, 0, n * sizeof(float));  // unreachable: the loader refuses other types
 }
 
 size_t argmax(const float* x, size_t n) {

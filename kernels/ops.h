@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "kernels/types.h"
 
 namespace kiln {
 
@@ -20,9 +19,6 @@ void swiglu(float* gate, const float* up, size_t n);
 
 // x[i] += y[i]
 void add(float* x, const float* y, size_t n);
-
-// Converts one row of n elements of a computable type to floats.
-void row_to_f32(DType type, const void* row, float* out, size_t n);
 
 // Index of the largest element (the first one on ties).
 size_t argmax(const float* x, size_t n);

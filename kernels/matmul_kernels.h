@@ -1,0 +1,34 @@
+// The per-type, per-ISA kernels behind matmul_kernel() (kernels/matmul.cpp).
+#pragma once
+
+#include "kernels/matmul.h"
+
+namespace kiln {
+
+// Float weights: out[r] = dot(row r, x) for up to four rows at once.
+#define KILN_DOT_ROWS(name) \
+    void name(const uint8_t* w, size_t row_bytes, size_t n_rows, const float* x, size_t n, float* out)
+KILN_DOT_ROWS(dot_rows_f32_scalar);
+KILN_DOT_ROWS(dot_rows_f32_avx2);
+KILN_DOT_ROWS(dot_rows_f32_avx512);
+KILN_DOT_ROWS(dot_rows_f16_scalar);
+KILN_DOT_ROWS(dot_rows_f16_avx2);
+KILN_DOT_ROWS(dot_rows_f16_avx512);
+KILN_DOT_ROWS(dot_rows_bf16_scalar);
+KILN_DOT_ROWS(dot_rows_bf16_avx2);
+KILN_DOT_ROWS(dot_rows_bf16_avx512);
+#undef KILN_DOT_ROWS
+
+// Quantized weights against quantized activations (Q8_0 or Q8_K rows).
+#define KILN_QUANT_TILE(type)                                                 \
+    void matmul_tile_##type##_scalar(KILN_MATMUL_TILE_ARGS);                  \
+    void matmul_tile_##type##_avx2(KILN_MATMUL_TILE_ARGS);                    \
+    void matmul_tile_##type##_avx512(KILN_MATMUL_TILE_ARGS)
+KILN_QUANT_TILE(q8_0);
+KILN_QUANT_TILE(q4_0);
+KILN_QUANT_TILE(q4_k);
+KILN_QUANT_TILE(q5_k);
+KILN_QUANT_TILE(q6_k);
+#undef KILN_QUANT_TILE
+
+}  // namespace kiln

@@ -1,0 +1,149 @@
+// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) against quantized activations: a scalar
+// reference per type, and AVX2 / AVX-512 VNNI versions from one source
+// (kernels/matmul_quant_x86.inc) compiled once per instruction set. Integer sums inside a
+// block are exact; each block's scale is applied in float, blocks summed in row order.
+#include <immintrin.h>
+
+#include "kernels/fp16.h"
+#include "kernels/matmul_kernels.h"
+#include "kernels/quants.h"
+
+namespace kiln {
+
+namespace {
+
+float dot_q8_0_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockQ8_0*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK8_0; ++i) {
+        int s = 0;
+        for (size_t j = 0; j < QK8_0; ++j) s += a[i].qs[j] * b[i].qs[j];
+        sum += f16_to_f32(a[i].d) * f16_to_f32(b[i].d) * static_cast<float>(s);
+    }
+    return sum;
+}
+
+float dot_q4_0_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockQ4_0*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK4_0; ++i) {
+        int s = 0;
+        for (size_t j = 0; j < QK4_0 / 2; ++j)
+            s += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + 16];
+        sum += f16_to_f32(a[i].d) * f16_to_f32(b[i].d) * static_cast<float>(s);
+    }
+    return sum;
+}
+
+// Q4_K and Q5_K share their scales: sum of sc_j * (q . x) over sub-blocks, minus the mins.
+template <class Block, int (*level)(const Block&, size_t)>
+float dot_k4_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const Block*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 8; ++j) {
+            uint8_t sc, m;
+            get_scale_min_k4(j, a[i].scales, sc, m);
+            int s = 0;
+            for (size_t l = 0; l < 32; ++l) s += level(a[i], 32 * j + l) * b[i].qs[32 * j + l];
+            sumi += sc * s;
+            summ += m * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
+        }
+        sum += b[i].d * (f16_to_f32(a[i].d) * static_cast<float>(sumi) - f16_to_f32(a[i].dmin) * static_cast<float>(summ));
+    }
+    return sum;
+}
+
+// Level (0..15 / 0..31) of element e of a super-block, from the layouts in kernels/quants.h.
+int level_q4_k(const BlockQ4_K& b, size_t e) {
+    const uint8_t byte = b.qs[e / 64 * 32 + e % 32];
+    return (e % 64 < 32) ? (byte & 0xF) : (byte >> 4);
+}
+int level_q5_k(const BlockQ5_K& b, size_t e) {
+    const uint8_t byte = b.qs[e / 64 * 32 + e % 32];
+    const int lo = (e % 64 < 32) ? (byte & 0xF) : (byte >> 4);
+    return lo + (((b.qh[e % 32] >> (e / 32)) & 1) << 4);
+}
+
+float dot_q6_k_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockQ6_K*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int sumi = 0;
+        for (size_t s = 0; s < 16; ++s) {
+            int acc = 0;
+            for (size_t l = 0; l < 16; ++l) {
+                const size_t e = 16 * s + l, h = e / 128, r = e % 128;
+                const uint8_t lo = a[i].ql[64 * h + r % 64];
+                const int low = (r < 64) ? (lo & 0xF) : (lo >> 4);
+                const int high = (a[i].qh[32 * h + r % 32] >> (2 * (r / 32))) & 3;
+                acc += ((low | (high << 4)) - 32) * b[i].qs[e];
+            }
+            sumi += a[i].scales[s] * acc;
+        }
+        sum += b[i].d * f16_to_f32(a[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+template <float (*dot)(size_t, const uint8_t*, const uint8_t*)>
+void tile_scalar(KILN_MATMUL_TILE_ARGS) {
+    for (size_t t = 0; t < n_tokens; ++t)
+        for (size_t r = 0; r < n_rows; ++r) y[t * ldy + r] = dot(n, w + r * row_bytes, x + t * x_stride);
+}
+
+}  // namespace
+
+void matmul_tile_q8_0_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q8_0_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_0_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q4_0_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_k4_scalar<BlockQ4_K, level_q4_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+void matmul_tile_q5_k_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_k4_scalar<BlockQ5_K, level_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+
+// GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+namespace avx2 {
+namespace {
+// u8 x s8 products summed in fours into the i32 lanes of acc (maddubs cannot overflow here:
+// weight levels are at most 63 and activations at most 127 in magnitude).
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#include "kernels/matmul_quant_x86.inc"
+}  // namespace
+}  // namespace avx2
+void matmul_tile_q8_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q8_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q4_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q4_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q5_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q6_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+namespace avx512 {
+namespace {
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+#include "kernels/matmul_quant_x86.inc"
+}  // namespace
+}  // namespace avx512
+void matmul_tile_q8_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q8_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q4_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q4_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q5_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q6_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+#pragma GCC pop_options
+
+}  // namespace kiln

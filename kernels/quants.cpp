@@ -1,0 +1,362 @@
+#include "kernels/quants.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/fp16.h"
+
+namespace kiln {
+
+namespace {
+
+int nearest(float x) { return static_cast<int>(std::lrintf(x)); }
+
+float max_abs(const float* x, size_t n) {
+    float m = 0.0f;
+    for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
+    return m;
+}
+
+// Scale and (non-positive) offset for x ~ scale * L + min with L in 0..nmax, chosen among a
+// few candidate scales by weighted least squares. Returns the scale; -min goes to *neg_min.
+float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_min) {
+    float lo = *std::min_element(x, x + n), hi = *std::max_element(x, x + n);
+    lo = std::min(lo, 0.0f);
+    if (hi <= lo) {
+        std::fill(L, L + n, 0);
+        *neg_min = -lo;
+        return 0.0f;
+    }
+    float best_err = INFINITY, best_scale = (hi - lo) / nmax, best_min = lo;
+    uint8_t trial[QK_K];
+    for (int step = -4; step <= 8; ++step) {
+        const float iscale = (nmax + 0.1f * step) / (hi - lo);
+        for (size_t i = 0; i < n; ++i) trial[i] = static_cast<uint8_t>(std::clamp(nearest(iscale * (x[i] - lo)), 0, nmax));
+        // Least squares for (scale, min) given the levels.
+        double sl = 0, sll = 0, sx = 0, sxl = 0;
+        for (size_t i = 0; i < n; ++i) {
+            sl += trial[i];
+            sll += trial[i] * trial[i];
+            sx += x[i];
+            sxl += x[i] * trial[i];
+        }
+        const double det = n * sll - sl * sl;
+        if (det <= 0) continue;
+        float scale = static_cast<float>((n * sxl - sx * sl) / det);
+        float min = static_cast<float>((sll * sx - sl * sxl) / det);
+        if (min > 0) {
+            min = 0;
+            scale = sll > 0 ? static_cast<float>(sxl / sll) : 0.0f;
+        }
+        float err = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const float d = scale * trial[i] + min - x[i];
+            err += d * d;
+        }
+        if (err < best_err) {
+            best_err = err, best_scale = scale, best_min = min;
+            std::copy(trial, trial + n, L);
+        }
+    }
+    *neg_min = -best_min;
+    return best_scale;
+}
+
+// Shared by Q4_K and Q5_K: per-sub-block scales and mins, quantized to 6 bits, packed.
+// Returns the levels in L (0..nmax).
+void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& dmin_out, uint8_t* scales,
+                           uint8_t* L) {
+    float sc[8], mn[8];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+        sc[j] = fit_scale_min(x + 32 * j, 32, nmax, L + 32 * j, &mn[j]);
+        max_scale = std::max(max_scale, sc[j]);
+        max_min = std::max(max_min, mn[j]);
+    }
+    const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+    const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    std::memset(scales, 0, 12);
+    for (int j = 0; j < 8; ++j) {
+        const auto ls = static_cast<uint8_t>(std::min(63, nearest(inv_scale * sc[j])));
+        const auto lm = static_cast<uint8_t>(std::min(63, nearest(inv_min * mn[j])));
+        if (j < 4) {
+            scales[j] = ls;
+            scales[j + 4] = lm;
+        } else {
+            scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+            scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
+            scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
+        }
+    }
+    d_out = f32_to_f16(max_scale / 63.0f);
+    dmin_out = f32_to_f16(max_min / 63.0f);
+    // Levels again, against the scales as they were stored.
+    for (int j = 0; j < 8; ++j) {
+        uint8_t s, m;
+        get_scale_min_k4(j, scales, s, m);
+        const float d = f16_to_f32(d_out) * s;
+        if (d == 0.0f) continue;
+        const float dm = f16_to_f32(dmin_out) * m;
+        for (int i = 0; i < 32; ++i) L[32 * j + i] = static_cast<uint8_t>(std::clamp(nearest((x[32 * j + i] + dm) / d), 0, nmax));
+    }
+}
+
+// Symmetric scale for L in -nmax..nmax-1, among a few candidates, by least squares.
+float fit_scale_symmetric(const float* x, size_t n, int nmax) {
+    float amax = 0, signed_max = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), signed_max = x[i];
+    if (amax == 0.0f) return 0.0f;
+    float best_err = INFINITY, best = signed_max / -nmax;
+    for (int step = -4; step <= 4; ++step) {
+        const float iscale = -(nmax + 0.1f * step) / signed_max;
+        double sxl = 0, sll = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
+            sxl += x[i] * l;
+            sll += l * l;
+        }
+        if (sll == 0) continue;
+        const auto scale = static_cast<float>(sxl / sll);
+        float err = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
+            err += (scale * l - x[i]) * (scale * l - x[i]);
+        }
+        if (err < best_err) best_err = err, best = scale;
+    }
+    return best;
+}
+
+}  // namespace
+
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
+    for (size_t b = 0; b < n / QK8_0; ++b, x += QK8_0) {
+        const float d = max_abs(x, QK8_0) / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        for (size_t i = 0; i < QK8_0; ++i) y[b].qs[i] = static_cast<int8_t>(nearest(x[i] * id));
+    }
+}
+
+void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK8_0; ++b) {
+        const float d = f16_to_f32(x[b].d);
+        for (size_t i = 0; i < QK8_0; ++i) *y++ = d * x[b].qs[i];
+    }
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        // The value of largest magnitude maps to -8 exactly, as ggml does.
+        float amax = 0, max = 0;
+        for (size_t i = 0; i < QK4_0; ++i)
+            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+        const float d = max / -8.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        for (size_t i = 0; i < QK4_0 / 2; ++i) {
+            const int lo = std::min(15, static_cast<int>(x[i] * id + 8.5f));
+            const int hi = std::min(15, static_cast<int>(x[i + 16] * id + 8.5f));
+            y[b].qs[i] = static_cast<uint8_t>(lo | (hi << 4));
+        }
+    }
+}
+
+void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
+        const float d = f16_to_f32(x[b].d);
+        for (size_t i = 0; i < QK4_0 / 2; ++i) {
+            y[i] = d * ((x[b].qs[i] & 0xF) - 8);
+            y[i + 16] = d * ((x[b].qs[i] >> 4) - 8);
+        }
+    }
+}
+
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n) {
+    uint8_t L[QK_K];
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        quantize_k_superblock(x, 15, y[b].d, y[b].dmin, y[b].scales, L);
+        for (size_t j = 0; j < QK_K; j += 64)
+            for (size_t l = 0; l < 32; ++l) y[b].qs[j / 2 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+    }
+}
+
+void dequantize_row_q4_K(const BlockQ4_K* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b) {
+        const float d = f16_to_f32(x[b].d), dmin = f16_to_f32(x[b].dmin);
+        const uint8_t* q = x[b].qs;
+        for (int j = 0; j < 8; j += 2, q += 32) {
+            uint8_t sc, m;
+            get_scale_min_k4(j, x[b].scales, sc, m);
+            const float d1 = d * sc, m1 = dmin * m;
+            get_scale_min_k4(j + 1, x[b].scales, sc, m);
+            const float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n) {
+    uint8_t L[QK_K];
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        quantize_k_superblock(x, 31, y[b].d, y[b].dmin, y[b].scales, L);
+        std::memset(y[b].qh, 0, sizeof y[b].qh);
+        uint8_t m1 = 1, m2 = 2;
+        for (size_t j = 0; j < QK_K; j += 64, m1 <<= 2, m2 <<= 2) {
+            for (size_t l = 0; l < 32; ++l) {
+                int l1 = L[j + l], l2 = L[j + l + 32];
+                if (l1 > 15) l1 -= 16, y[b].qh[l] |= m1;
+                if (l2 > 15) l2 -= 16, y[b].qh[l] |= m2;
+                y[b].qs[j / 2 + l] = static_cast<uint8_t>(l1 | (l2 << 4));
+            }
+        }
+    }
+}
+
+void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b) {
+        const float d = f16_to_f32(x[b].d), dmin = f16_to_f32(x[b].dmin);
+        const uint8_t* ql = x[b].qs;
+        const uint8_t* qh = x[b].qh;
+        uint8_t u1 = 1, u2 = 2;
+        for (int j = 0; j < 8; j += 2, ql += 32, u1 <<= 2, u2 <<= 2) {
+            uint8_t sc, m;
+            get_scale_min_k4(j, x[b].scales, sc, m);
+            const float d1 = d * sc, m1 = dmin * m;
+            get_scale_min_k4(j + 1, x[b].scales, sc, m);
+            const float d2 = d * sc, m2 = dmin * m;
+            for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
+            for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
+        }
+    }
+}
+
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scales[16], max_scale = 0, max_abs_scale = 0;
+        for (int s = 0; s < 16; ++s) {
+            scales[s] = fit_scale_symmetric(x + 16 * s, 16, 32);
+            if (std::fabs(scales[s]) > max_abs_scale) max_abs_scale = std::fabs(scales[s]), max_scale = scales[s];
+        }
+        std::memset(&y[b], 0, sizeof y[b]);
+        int8_t L[QK_K] = {};
+        if (max_abs_scale > 0.0f) {
+            const float iscale = -128.0f / max_scale;
+            y[b].d = f32_to_f16(1.0f / iscale);
+            for (int s = 0; s < 16; ++s) y[b].scales[s] = static_cast<int8_t>(std::clamp(nearest(iscale * scales[s]), -128, 127));
+            for (int s = 0; s < 16; ++s) {
+                const float d = f16_to_f32(y[b].d) * y[b].scales[s];
+                if (d == 0.0f) continue;
+                for (int i = 0; i < 16; ++i) L[16 * s + i] = static_cast<int8_t>(std::clamp(nearest(x[16 * s + i] / d), -32, 31));
+            }
+        }
+        uint8_t* ql = y[b].ql;
+        uint8_t* qh = y[b].qh;
+        for (size_t j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+            for (size_t l = 0; l < 32; ++l) {
+                const int q1 = L[j + l] + 32, q2 = L[j + l + 32] + 32, q3 = L[j + l + 64] + 32, q4 = L[j + l + 96] + 32;
+                ql[l] = static_cast<uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
+                ql[l + 32] = static_cast<uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
+                qh[l] = static_cast<uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+            }
+        }
+    }
+}
+
+void dequantize_row_q6_K(const BlockQ6_K* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b) {
+        const float d = f16_to_f32(x[b].d);
+        const uint8_t* ql = x[b].ql;
+        const uint8_t* qh = x[b].qh;
+        const int8_t* sc = x[b].scales;
+        for (int h = 0; h < 2; ++h, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (int l = 0; l < 32; ++l) {
+                const int is = l / 16;
+                const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        const float amax = max_abs(x, QK_K);
+        if (amax == 0.0f) {
+            std::memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        const float iscale = 127.0f / amax;
+        y[b].d = 1.0f / iscale;
+        for (size_t i = 0; i < QK_K; ++i) y[b].qs[i] = static_cast<int8_t>(std::min(127, nearest(iscale * x[i])));
+        for (size_t g = 0; g < QK_K / 16; ++g) {
+            int sum = 0;
+            for (size_t i = 0; i < 16; ++i) sum += y[b].qs[16 * g + i];
+            y[b].bsums[g] = static_cast<int16_t>(sum);
+        }
+    }
+}
+
+bool can_quantize(DType type) {
+    switch (type) {
+        case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
+        case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return true;
+        default: return false;
+    }
+}
+
+void quantize_row(DType type, const float* x, void* y, size_t n) {
+    switch (type) {
+        case DType::F32: std::memcpy(y, x, n * sizeof(float)); return;
+        case DType::F16:
+            for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(y)[i] = f32_to_f16(x[i]);
+            return;
+        case DType::BF16:
+            for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(y)[i] = f32_to_bf16(x[i]);
+            return;
+        case DType::Q8_0: return quantize_row_q8_0(x, static_cast<BlockQ8_0*>(y), n);
+        case DType::Q4_0: return quantize_row_q4_0(x, static_cast<BlockQ4_0*>(y), n);
+        case DType::Q4_K: return quantize_row_q4_K(x, static_cast<BlockQ4_K*>(y), n);
+        case DType::Q5_K: return quantize_row_q5_K(x, static_cast<BlockQ5_K*>(y), n);
+        case DType::Q6_K: return quantize_row_q6_K(x, static_cast<BlockQ6_K*>(y), n);
+        default: return;
+    }
+}
+
+void dequantize_row(DType type, const void* x, float* y, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(x);
+    switch (type) {
+        case DType::F32: std::memcpy(y, x, n * sizeof(float)); return;
+        case DType::F16:
+            for (size_t i = 0; i < n; ++i) {
+                uint16_t h;
+                std::memcpy(&h, p + 2 * i, 2);
+                y[i] = f16_to_f32(h);
+            }
+            return;
+        case DType::BF16:
+            for (size_t i = 0; i < n; ++i) {
+                uint16_t h;
+                std::memcpy(&h, p + 2 * i, 2);
+                y[i] = bf16_to_f32(h);
+            }
+            return;
+        case DType::Q8_0: return dequantize_row_q8_0(static_cast<const BlockQ8_0*>(x), y, n);
+        case DType::Q4_0: return dequantize_row_q4_0(static_cast<const BlockQ4_0*>(x), y, n);
+        case DType::Q4_K: return dequantize_row_q4_K(static_cast<const BlockQ4_K*>(x), y, n);
+        case DType::Q5_K: return dequantize_row_q5_K(static_cast<const BlockQ5_K*>(x), y, n);
+        case DType::Q6_K: return dequantize_row_q6_K(static_cast<const BlockQ6_K*>(x), y, n);
+        default: return;
+    }
+}
+
+}  // namespace kiln

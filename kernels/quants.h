@@ -1,0 +1,81 @@
+// Block layouts of GGUF's quantized types (as ggml defines them), with scalar reference
+// quantization and dequantization. Rows are whole numbers of blocks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/types.h"
+
+namespace kiln {
+
+constexpr size_t QK8_0 = 32, QK4_0 = 32, QK_K = 256;
+
+struct BlockQ8_0 {
+    uint16_t d;  // f16 scale
+    int8_t qs[QK8_0];
+};
+struct BlockQ4_0 {
+    uint16_t d;         // f16 scale; x = d * (q - 8)
+    uint8_t qs[QK4_0 / 2];  // element i in the low nibble of byte i, element i + 16 in its high nibble
+};
+// 8 sub-blocks of 32, each with a 6-bit scale and min: x = d * sc * q - dmin * m.
+struct BlockQ4_K {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qs[QK_K / 2];
+};
+struct BlockQ5_K {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[QK_K / 8];
+    uint8_t qs[QK_K / 2];
+};
+// 16 sub-blocks of 16 with int8 scales: x = d * sc * (q - 32), q in 0..63.
+struct BlockQ6_K {
+    uint8_t ql[QK_K / 2];
+    uint8_t qh[QK_K / 4];
+    int8_t scales[QK_K / 16];
+    uint16_t d;
+};
+// Activations for the K-quant dot products.
+struct BlockQ8_K {
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];  // sums of each group of 16 qs
+};
+
+static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 &&
+              sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
+
+// The 6-bit scale and min of sub-block j (0..7) of a Q4_K / Q5_K block.
+inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+// Row conversions; n is a multiple of the type's block size.
+void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n);
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n);
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n);
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n);
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n);
+void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n);
+
+void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n);
+void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n);
+void dequantize_row_q4_K(const BlockQ4_K* x, float* y, size_t n);
+void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n);
+void dequantize_row_q6_K(const BlockQ6_K* x, float* y, size_t n);
+
+// Any type kiln can compute with, in both directions (F32, F16, BF16 and the above).
+bool can_quantize(DType type);
+void quantize_row(DType type, const float* x, void* y, size_t n);
+void dequantize_row(DType type, const void* x, float* y, size_t n);
+
+}  // namespace kiln
