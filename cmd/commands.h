@@ -15,5 +15,6 @@ Command add_run_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 Command add_perplexity_command(CLI::App& parent);
+Command add_quantize_command(CLI::App& parent);
 
 }  // namespace kiln::cli

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/fp16.h"
 
@@ -356,6 +357,20 @@ void dequantize_row(DType type, const void* x, float* y, size_t n) {
         case DType::Q5_K: return dequantize_row_q5_K(static_cast<const BlockQ5_K*>(x), y, n);
         case DType::Q6_K: return dequantize_row_q6_K(static_cast<const BlockQ6_K*>(x), y, n);
         default: return;
+    }
+}
+
+void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads) {
+    const size_t in_bytes = row_bytes(*type_info(static_cast<uint32_t>(from)), n);
+    const size_t out_bytes = row_bytes(*type_info(static_cast<uint32_t>(to)), n);
+#pragma omp parallel num_threads(n_threads)
+    {
+        std::vector<float> row(n);
+#pragma omp for schedule(dynamic, 16)
+        for (size_t r = 0; r < n_rows; ++r) {
+            dequantize_row(from, static_cast<const uint8_t*>(src) + r * in_bytes, row.data(), n);
+            quantize_row(to, row.data(), static_cast<uint8_t*>(dst) + r * out_bytes, n);
+        }
     }
 }
 

@@ -78,4 +78,7 @@ bool can_quantize(DType type);
 void quantize_row(DType type, const float* x, void* y, size_t n);
 void dequantize_row(DType type, const void* x, float* y, size_t n);
 
+// n_rows rows of n elements from one type to another (through float), in parallel.
+void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads);
+
 }  // namespace kiln

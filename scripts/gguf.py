@@ -65,3 +65,53 @@ class Reader:
             n = self._unpack("<Q")
             return [self._value(etype) for _ in range(n)]
         return self._unpack(VALUE_FORMATS[vtype])
+
+
+class Writer:
+    """Writes a GGUF v3 file; tensors are written one at a time, as their data is produced."""
+
+    def __init__(self, alignment=32):
+        self.alignment = alignment
+        self.kv = []
+        self.tensors = []  # (name, dims fastest-first, ggml type, n_bytes, producer)
+
+    def add(self, key, vtype, value):
+        self.kv.append((key, vtype, value))
+
+    def add_tensor(self, name, dims, ttype, n_bytes, producer):
+        self.tensors.append((name, list(dims), ttype, n_bytes, producer))
+
+    @staticmethod
+    def _string(s):
+        b = s.encode("utf-8") if isinstance(s, str) else s
+        return struct.pack("<Q", len(b)) + b
+
+    def _value(self, vtype, value):
+        if vtype == STRING:
+            return self._string(value)
+        if vtype == ARRAY:
+            etype, items = value
+            out = struct.pack("<IQ", etype, len(items))
+            if etype == STRING:
+                return out + b"".join(self._string(s) for s in items)
+            return out + b"".join(struct.pack(VALUE_FORMATS[etype], x) for x in items)
+        return struct.pack(VALUE_FORMATS[vtype], value)
+
+    def write(self, path):
+        pad = lambda n: (self.alignment - n % self.alignment) % self.alignment
+        head = bytearray(GGUF_MAGIC + struct.pack("<IQQ", 3, len(self.tensors), len(self.kv)))
+        for key, vtype, value in self.kv:
+            head += self._string(key) + struct.pack("<I", vtype) + self._value(vtype, value)
+        offset = 0
+        for name, dims, ttype, n_bytes, _ in self.tensors:
+            head += self._string(name) + struct.pack("<I", len(dims))
+            head += b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", ttype, offset)
+            offset += n_bytes + pad(n_bytes)
+        head += b"\0" * pad(len(head))
+        with open(path, "wb") as f:
+            f.write(head)
+            for name, _, _, n_bytes, producer in self.tensors:
+                data = producer()
+                assert len(data) == n_bytes, name
+                f.write(data)
+                f.write(b"\0" * pad(n_bytes))

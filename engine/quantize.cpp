@@ -1,0 +1,142 @@
+#include "engine/quantize.h"
+
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/gguf.h"
+#include "engine/gguf_writer.h"
+#include "kernels/quants.h"
+
+namespace kiln {
+
+namespace {
+
+struct MixInfo {
+    const char* name;
+    DType base;
+    uint32_t file_type;  // llama.cpp's llama_ftype
+};
+
+MixInfo mix_info(QuantMix m) {
+    switch (m) {
+        case QuantMix::f16: return {"f16", DType::F16, 1};
+        case QuantMix::bf16: return {"bf16", DType::BF16, 32};
+        case QuantMix::q8_0: return {"q8_0", DType::Q8_0, 7};
+        case QuantMix::q4_0: return {"q4_0", DType::Q4_0, 2};
+        case QuantMix::q4_k_m: return {"q4_k_m", DType::Q4_K, 15};
+        case QuantMix::q5_k_m: return {"q5_k_m", DType::Q5_K, 17};
+        case QuantMix::q6_k: return {"q6_k", DType::Q6_K, 18};
+    }
+    return {"?", DType::F16, 1};
+}
+
+// llama.cpp's _M rule: layers that get more bits in attn_v and ffn_down.
+bool more_bits(size_t layer, size_t n_layer) {
+    return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+std::optional<size_t> layer_of(const std::string& name) {
+    if (name.rfind("blk.", 0) != 0) return std::nullopt;
+    const size_t dot = name.find('.', 4);
+    if (dot == std::string::npos) return std::nullopt;
+    try {
+        return std::stoul(name.substr(4, dot - 4));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+bool ends_with(const std::string& s, const char* suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// The type a tensor should get in this mix, before checking that its rows fit the blocks.
+DType wanted_type(const GgufTensor& t, QuantMix mix, size_t n_layer) {
+    const MixInfo m = mix_info(mix);
+    if (t.n_dims < 2 || !ends_with(t.name, ".weight")) return t.type;  // norms and the like stay
+    const bool k_mix = mix == QuantMix::q4_k_m || mix == QuantMix::q5_k_m;
+    if (t.name == "output.weight" && mix != QuantMix::f16 && mix != QuantMix::bf16 && mix != QuantMix::q8_0)
+        return DType::Q6_K;
+    if (k_mix && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight"))) {
+        const auto layer = layer_of(t.name);
+        if (layer && more_bits(*layer, n_layer)) return DType::Q6_K;
+    }
+    return m.base;
+}
+
+// A type whose blocks fit rows of n, as close to `want` as possible.
+DType fitting_type(DType want, uint64_t n) {
+    if (n % type_info(static_cast<uint32_t>(want))->block_elems == 0) return want;
+    if (n % 32 == 0) return DType::Q8_0;
+    return DType::F16;
+}
+
+}  // namespace
+
+std::optional<QuantMix> parse_quant_mix(const std::string& name) {
+    for (QuantMix m : {QuantMix::f16, QuantMix::bf16, QuantMix::q8_0, QuantMix::q4_0, QuantMix::q4_k_m,
+                       QuantMix::q5_k_m, QuantMix::q6_k})
+        if (name == mix_info(m).name) return m;
+    return std::nullopt;
+}
+
+const char* quant_mix_names() { return "f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"; }
+
+QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, QuantMix mix, int n_threads,
+                              const QuantizeProgress& progress) {
+    const GgufFile in = GgufFile::open(in_path);
+    const MixInfo info = mix_info(mix);
+    size_t n_layer = 0;
+    try {
+        if (const auto arch = in.get_string("general.architecture"))
+            n_layer = in.get_uint(std::string(*arch) + ".block_count").value_or(0);
+    } catch (const Error& e) {
+        throw Error(in_path + ": " + e.what());
+    }
+
+    GgufWriter w;
+    for (const auto& [key, value] : in.metadata()) {
+        if (key == "general.file_type" || key == "general.quantization_version") continue;
+        w.add_value(key, value);
+    }
+    w.add_u32("general.file_type", info.file_type);
+    w.add_u32("general.quantization_version", 2);
+
+    QuantizeReport report;
+    std::vector<DType> types;
+    for (const GgufTensor& t : in.tensors()) {
+        DType type = wanted_type(t, mix, n_layer);
+        if (type != t.type) {
+            if (!can_quantize(t.type))
+                throw Error(in_path + ": tensor '" + t.name + "' has type " + type_info(static_cast<uint32_t>(t.type))->name +
+                            ", which kiln cannot convert");
+            const DType fit = fitting_type(type, t.dims[0]);
+            if (fit != type)
+                report.fallbacks.push_back(t.name + ": rows of " + std::to_string(t.dims[0]) + " do not fit " +
+                                           type_info(static_cast<uint32_t>(type))->name + " blocks, written as " +
+                                           type_info(static_cast<uint32_t>(fit))->name);
+            type = fit == t.type ? t.type : fit;
+        }
+        types.push_back(type);
+        const uint64_t bytes = t.n_elems / type_info(static_cast<uint32_t>(type))->block_elems *
+                               type_info(static_cast<uint32_t>(type))->block_bytes;
+        w.add_tensor_info(t.name, std::vector<uint64_t>(t.dims, t.dims + t.n_dims), static_cast<uint32_t>(type), bytes);
+        report.in_bytes += t.n_bytes;
+        report.out_bytes += bytes;
+    }
+
+    const auto& tensors = in.tensors();
+    w.write(out_path, in.alignment(), [&](size_t i) {
+        const GgufTensor& t = tensors[i];
+        progress(i, tensors.size(), t.name, type_info(static_cast<uint32_t>(types[i]))->name);
+        if (types[i] == t.type) return std::string(reinterpret_cast<const char*>(t.data), t.n_bytes);
+        const size_t n = t.dims[0], rows = t.n_elems / n;
+        std::string out(rows * row_bytes(*type_info(static_cast<uint32_t>(types[i])), n), '\0');
+        convert_rows(t.type, t.data, types[i], out.data(), rows, n, n_threads);
+        return out;
+    });
+    return report;
+}
+
+}  // namespace kiln

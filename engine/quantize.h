@@ -1,0 +1,31 @@
+// kiln quantize: rewrite a GGUF model with its weight matrices in another type.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kernels/types.h"
+
+namespace kiln {
+
+// The target mixes, named as llama.cpp's quantize names them.
+enum class QuantMix { f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k };
+
+std::optional<QuantMix> parse_quant_mix(const std::string& name);
+const char* quant_mix_names();  // for help and errors
+
+struct QuantizeReport {
+    size_t in_bytes = 0, out_bytes = 0;
+    std::vector<std::string> fallbacks;  // "tensor: rows of N do not fit TYPE, kept as OTHER"
+};
+
+// Progress: (tensor index, tensor count, name, type written).
+using QuantizeProgress = std::function<void(size_t, size_t, const std::string&, const char*)>;
+
+// Throws Error. The output keeps all metadata, with general.file_type set.
+QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, QuantMix mix, int n_threads,
+                              const QuantizeProgress& progress);
+
+}  // namespace kiln
