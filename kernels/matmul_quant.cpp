@@ -124,26 +124,28 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
 #include "kernels/matmul_quant_x86.inc"
 }  // namespace
 }  // namespace avx2
-void matmul_tile_q8_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q8_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q4_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q4_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q5_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::dot_q6_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q8_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q4_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q6_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
 namespace avx512 {
 namespace {
+#define KILN_AVX512
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
 #include "kernels/matmul_quant_x86.inc"
+#undef KILN_AVX512
 }  // namespace
 }  // namespace avx512
-void matmul_tile_q8_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q8_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q4_0>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q4_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q5_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::dot_q6_k>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q8_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q4_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q6_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 #pragma GCC pop_options
 
 }  // namespace kiln
