@@ -4,6 +4,8 @@
 // block are exact; each block's scale is applied in float, blocks summed in row order.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/fp16.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
@@ -111,6 +113,7 @@ void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scala
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
@@ -126,9 +129,9 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
 }  // namespace avx2
 void matmul_tile_q8_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q4_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q4_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::OneRow<avx2::dot_q6_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::K4<BlockQ4_K, false>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::K4<BlockQ5_K, true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Q6K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -143,9 +146,9 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_
 }  // namespace avx512
 void matmul_tile_q8_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q4_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q4_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::OneRow<avx512::dot_q6_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::K4<BlockQ4_K, false>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::K4<BlockQ5_K, true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Q6K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 #pragma GCC pop_options
 
 }  // namespace kiln
