@@ -135,9 +135,10 @@ int run(RunArgs a) {
     if (a.json) write_out(result_json(tok, r, a.gen.sampler.seed, load_s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
     const double n_gen = static_cast<double>(r.tokens.size());
-    spdlog::info("load {:.3f} s | prompt {} tokens, {:.1f} t/s | generated {} tokens, {:.1f} t/s | {}", load_s,
-                 prompt.size(), prompt.size() / r.prompt_seconds, r.tokens.size(),
-                 n_gen > 0 ? n_gen / r.generation_seconds : 0.0, finish_reason_name(r.finish));
+    const double gen_tps = n_gen > 0 ? n_gen / r.generation_seconds : 0.0;
+    spdlog::info("load {:.3f} s | prompt {} tokens, {:.1f} t/s | generated {} tokens, {:.1f} t/s, {:.1f} GB/s of weights | {}",
+                 load_s, prompt.size(), prompt.size() / r.prompt_seconds, r.tokens.size(), gen_tps,
+                 gen_tps * static_cast<double>(model->bytes_per_token()) / 1e9, finish_reason_name(r.finish));
     return r.finish == FinishReason::interrupted ? 130 : 0;
 }
 

@@ -132,6 +132,14 @@ size_t Model::weight_bytes() const {
     return total;
 }
 
+size_t Model::bytes_per_token() const {
+    auto bytes = [](const WeightMatrix& w) { return row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols) * w.n_rows; };
+    size_t total = bytes(output_) + bytes(token_embd_) / token_embd_.n_rows;
+    for (const LayerWeights& l : layers_)
+        for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) total += bytes(*w);
+    return total;
+}
+
 size_t Model::kv_cache_bytes(size_t n_ctx) const {
     return 2 * config_.n_layer * n_ctx * config_.kv_dim() * sizeof(float);
 }

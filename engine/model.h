@@ -58,6 +58,8 @@ public:
 
     // Bytes of all tensors in the file (the weights' memory).
     size_t weight_bytes() const;
+    // Bytes of weights one generated token reads: every matrix once, one embedding row.
+    size_t bytes_per_token() const;
     // Bytes of a KV cache holding n_ctx positions.
     size_t kv_cache_bytes(size_t n_ctx) const;
 
