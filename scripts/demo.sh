@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 model="${KILN_MODEL:-../shared/models/stories260K.gguf}"
 if [[ ! -f "$model" ]]; then
-  echo "kiln: no model at $model. Set KILN_MODEL=/path/to/model.gguf (any Llama GGUF with F32/F16/BF16 weights)," >&2
+  echo "kiln: no model at $model. Set KILN_MODEL=/path/to/model.gguf (a Llama GGUF; scripts/make-model.py makes one)," >&2
   echo "      or put the shared test models at ../shared/models beside this checkout." >&2
   exit 1
 fi
