@@ -27,6 +27,7 @@ void attention(const AttentionShape& s, const float* q, size_t ldq, size_t n_tok
             for (size_t p = 0; p < n_pos; ++p) {
                 const float* kp = k + p * s.kv_stride + kv_off;
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (size_t d = 0; d < s.head_dim; ++d) dot += qh[d] * kp[d];
                 scores[p] = dot * scale;
                 if (scores[p] > max_score) max_score = scores[p];
@@ -42,6 +43,7 @@ void attention(const AttentionShape& s, const float* q, size_t ldq, size_t n_tok
             for (size_t p = 0; p < n_pos; ++p) {
                 const float* vp = v + p * s.kv_stride + kv_off;
                 const float w = scores[p] * inv;
+#pragma omp simd
                 for (size_t d = 0; d < s.head_dim; ++d) oh[d] += w * vp[d];
             }
         }
