@@ -23,6 +23,7 @@ double log_sum_exp(std::span<const float> logits) {
 }
 
 std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, double lse, size_t n) {
+    if (n == 0) return {};  // the common case: no allocation per token
     n = std::min(n, logits.size());
     std::vector<Token> ids(logits.size());
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<Token>(i);

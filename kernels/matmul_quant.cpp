@@ -111,6 +111,15 @@ void matmul_tile_q5_k_scalar(KILN_MATMUL_TILE_ARGS) {
 }
 void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 
+// The exported tile functions of one instruction set's namespace.
+#define KILN_TILE_ARGS_PASS w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy
+#define KILN_DEFINE_TILES(isa)                                                                                 \
+    void matmul_tile_q8_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q8_0Levels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_q4_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q4_0Levels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_q4_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K4<BlockQ4_K, false>>(KILN_TILE_ARGS_PASS); }      \
+    void matmul_tile_q5_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K4<BlockQ5_K, true>>(KILN_TILE_ARGS_PASS); }       \
+    void matmul_tile_q6_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Q6K>(KILN_TILE_ARGS_PASS); }
+
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -120,18 +129,14 @@ void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scala
 namespace avx2 {
 namespace {
 // u8 x s8 products summed in fours into the i32 lanes of acc (maddubs cannot overflow here:
-// weight levels are at most 63 and activations at most 127 in magnitude).
+// the kernels keep each product within 128 * 127).
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
 #include "kernels/matmul_quant_x86.inc"
 }  // namespace
 }  // namespace avx2
-void matmul_tile_q8_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_0_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Blocks32<avx2::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::K4<BlockQ4_K, false>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::K4<BlockQ5_K, true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx2(KILN_MATMUL_TILE_ARGS) { avx2::tile<avx2::Q6K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+KILN_DEFINE_TILES(avx2)
 #pragma GCC pop_options
 
 #pragma GCC push_options
@@ -144,11 +149,7 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_
 #undef KILN_AVX512
 }  // namespace
 }  // namespace avx512
-void matmul_tile_q8_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q8_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_0_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Blocks32<avx512::Q4_0Levels>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::K4<BlockQ4_K, false>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q5_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::K4<BlockQ5_K, true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q6_k_avx512(KILN_MATMUL_TILE_ARGS) { avx512::tile<avx512::Q6K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+KILN_DEFINE_TILES(avx512)
 #pragma GCC pop_options
 
 }  // namespace kiln

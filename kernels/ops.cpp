@@ -38,11 +38,5 @@ void add(float* x, const float* y, size_t n) {
     for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-size_t argmax(const float* x, size_t n) {
-    size_t best = 0;
-    for (size_t i = 1; i < n; ++i)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
 
 }  // namespace kiln

@@ -4,7 +4,6 @@
 #include <cstddef>
 #include <cstdint>
 
-
 namespace kiln {
 
 // out = x / rms(x) * weight, for one row of n.
@@ -19,8 +18,5 @@ void swiglu(float* gate, const float* up, size_t n);
 
 // x[i] += y[i]
 void add(float* x, const float* y, size_t n);
-
-// Index of the largest element (the first one on ties).
-size_t argmax(const float* x, size_t n);
 
 }  // namespace kiln

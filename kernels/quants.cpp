@@ -130,6 +130,15 @@ float fit_scale_symmetric(const float* x, size_t n, int nmax) {
     return best;
 }
 
+template <float (*to_f32)(uint16_t)>
+void halves_to_f32(const uint8_t* p, float* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        y[i] = to_f32(h);
+    }
+}
+
 }  // namespace
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n) {
@@ -337,20 +346,8 @@ void dequantize_row(DType type, const void* x, float* y, size_t n) {
     const auto* p = static_cast<const uint8_t*>(x);
     switch (type) {
         case DType::F32: std::memcpy(y, x, n * sizeof(float)); return;
-        case DType::F16:
-            for (size_t i = 0; i < n; ++i) {
-                uint16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                y[i] = f16_to_f32(h);
-            }
-            return;
-        case DType::BF16:
-            for (size_t i = 0; i < n; ++i) {
-                uint16_t h;
-                std::memcpy(&h, p + 2 * i, 2);
-                y[i] = bf16_to_f32(h);
-            }
-            return;
+        case DType::F16: return halves_to_f32<f16_to_f32>(p, y, n);
+        case DType::BF16: return halves_to_f32<bf16_to_f32>(p, y, n);
         case DType::Q8_0: return dequantize_row_q8_0(static_cast<const BlockQ8_0*>(x), y, n);
         case DType::Q4_0: return dequantize_row_q4_0(static_cast<const BlockQ4_0*>(x), y, n);
         case DType::Q4_K: return dequantize_row_q4_K(static_cast<const BlockQ4_K*>(x), y, n);
