@@ -46,19 +46,12 @@ std::string file_type_name(const GgufFile& g) {
     return "file type " + std::to_string(*ft);
 }
 
-std::string params_str(size_t n) {
+// A count with a K/M/B suffix: "1.10 B" for tables, "1B" for model types.
+std::string scaled(size_t n, bool short_form) {
+    const double v = static_cast<double>(n);
+    const auto [div, unit] = n >= 1000000000 ? std::pair{1e9, "B"} : n >= 1000000 ? std::pair{1e6, "M"} : std::pair{1e3, "K"};
     char buf[32];
-    if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2f B", n / 1e9);
-    else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2f M", n / 1e6);
-    else std::snprintf(buf, sizeof buf, "%.2f K", n / 1e3);
-    return buf;
-}
-
-std::string size_class(size_t n) {
-    char buf[32];
-    if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.0fB", n / 1e9);
-    else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.0fM", n / 1e6);
-    else std::snprintf(buf, sizeof buf, "%.0fK", n / 1e3);
+    std::snprintf(buf, sizeof buf, short_form ? "%.0f%s" : "%.2f %s", v / div, unit);
     return buf;
 }
 
@@ -107,7 +100,7 @@ int run_bench_command(const BenchArgs& a) {
     for (const std::string& path : a.models) {
         const auto model = open_model({path, ""});
         const size_t params = model_params(*model);
-        const std::string type = "llama " + size_class(params) + " " + file_type_name(model->gguf());
+        const std::string type = "llama " + scaled(params, true) + " " + file_type_name(model->gguf());
         for (int t : threads) {
             for (const BenchTest& test : tests) {
                 SessionOptions so;
@@ -165,7 +158,7 @@ int run_bench_command(const BenchArgs& a) {
             else if (r.contains("weights_gbs"))
                 std::snprintf(gbs, sizeof gbs, "%.1f", r["weights_gbs"].get<double>());
             std::printf("| %-30s | %10s | %10s | %-7s | %-6s | %7d | %13s | %20s | %14s |\n", r["model_type"].get<std::string>().c_str(),
-                        format_bytes(r["model_size"].get<size_t>()).c_str(), params_str(r["model_n_params"].get<size_t>()).c_str(),
+                        format_bytes(r["model_size"].get<size_t>()).c_str(), scaled(r["model_n_params"].get<size_t>(), false).c_str(),
                         "CPU", r["isa"].get<std::string>().c_str(), r["n_threads"].get<int>(), r["test"].get<std::string>().c_str(),
                         ts, gbs);
         }
