@@ -75,10 +75,11 @@ void Session::forward_chunk(std::span<const Token> tokens, float* logits, bool a
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.attn_norm.data(), dim, c.norm_eps);
         input_.set(xb_.data(), dim, n, dim);
-        matmul(isa, w.wq, input_, q_.data(), q_dim, nt);
         // K and V go straight into the cache rows of their positions.
-        matmul(isa, w.wk, input_, k_layer + p0 * kv_dim, kv_dim, nt);
-        matmul(isa, w.wv, input_, v_layer + p0 * kv_dim, kv_dim, nt);
+        const MatmulOutput qkv[] = {{&w.wq, q_.data(), q_dim},
+                                    {&w.wk, k_layer + p0 * kv_dim, kv_dim},
+                                    {&w.wv, v_layer + p0 * kv_dim, kv_dim}};
+        matmul(isa, qkv, input_, nt);
         for (size_t t = 0; t < n; ++t) {
             const auto pos = static_cast<int64_t>(p0 + t);
             rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, pos, c.rope_freq_base);
@@ -91,8 +92,8 @@ void Session::forward_chunk(std::span<const Token> tokens, float* logits, bool a
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
         input_.set(xb_.data(), dim, n, dim);
-        matmul(isa, w.w_gate, input_, hb_.data(), c.n_ff, nt);
-        matmul(isa, w.w_up, input_, hb2_.data(), c.n_ff, nt);
+        const MatmulOutput gate_up[] = {{&w.w_gate, hb_.data(), c.n_ff}, {&w.w_up, hb2_.data(), c.n_ff}};
+        matmul(isa, gate_up, input_, nt);
         for (size_t t = 0; t < n; ++t) swiglu(&hb_[t * c.n_ff], &hb2_[t * c.n_ff], c.n_ff);
         input_.set(hb_.data(), c.n_ff, n, c.n_ff);
         matmul(isa, w.w_down, input_, xb2_.data(), dim, nt);

@@ -79,20 +79,45 @@ const uint8_t* MatmulInput::rows(DType act_type, size_t& stride) {
 }
 
 void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ldy, int n_threads) {
-    const MatmulKernel k = matmul_kernel(w.type, isa);
-    size_t x_stride = 0;
-    const uint8_t* x = in.rows(k.act_type, x_stride);
-    const size_t row_bytes = kiln::row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols);
-    const auto* base = static_cast<const uint8_t*>(w.data);
-    const size_t n_tokens = in.n_tokens();
+    const MatmulOutput one{&w, y, ldy};
+    matmul(isa, std::span<const MatmulOutput>(&one, 1), in, n_threads);
+}
+
+void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int n_threads) {
     // A block of rows stays in cache while every token passes over it.
-    constexpr size_t kBlockRows = 16;
-    const size_t n_blocks = (w.n_rows + kBlockRows - 1) / kBlockRows;
-    const bool big = w.n_rows * w.n_cols * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
+    constexpr size_t kBlockRows = 16, kMaxOutputs = 4;
+    struct Job {
+        MatmulTileFn tile;
+        const uint8_t* w;
+        size_t row_bytes, n_rows, n_cols;
+        const uint8_t* x;
+        size_t x_stride;
+        float* y;
+        size_t ldy;
+        size_t first_block;  // blocks of all outputs are numbered one after another
+    };
+    Job jobs[kMaxOutputs];
+    const size_t n_jobs = std::min(outputs.size(), kMaxOutputs);
+    size_t n_blocks = 0, work = 0;
+    for (size_t j = 0; j < n_jobs; ++j) {
+        const WeightMatrix& w = *outputs[j].w;
+        const MatmulKernel k = matmul_kernel(w.type, isa);
+        size_t x_stride = 0;
+        const uint8_t* x = in.rows(k.act_type, x_stride);
+        jobs[j] = {k.tile, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),
+                   w.n_rows, w.n_cols, x, x_stride, outputs[j].y, outputs[j].ldy, n_blocks};
+        n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;
+        work += w.n_rows * w.n_cols;
+    }
+    const size_t n_tokens = in.n_tokens();
+    const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (big && n_threads > 1)
     for (size_t b = 0; b < n_blocks; ++b) {
-        const size_t r0 = b * kBlockRows, nr = std::min(kBlockRows, w.n_rows - r0);
-        k.tile(base + r0 * row_bytes, row_bytes, nr, x, x_stride, n_tokens, w.n_cols, y + r0, ldy);
+        size_t j = n_jobs - 1;
+        while (jobs[j].first_block > b) --j;
+        const Job& job = jobs[j];
+        const size_t r0 = (b - job.first_block) * kBlockRows, nr = std::min(kBlockRows, job.n_rows - r0);
+        job.tile(job.w + r0 * job.row_bytes, job.row_bytes, nr, job.x, job.x_stride, n_tokens, job.n_cols, job.y + r0, job.ldy);
     }
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "kernels/cpu.h"
@@ -53,5 +54,15 @@ struct WeightMatrix {
 
 // y[t * ldy + r] = dot(row r of w, input row t), parallel over rows with up to n_threads.
 void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ldy, int n_threads);
+
+struct MatmulOutput {
+    const WeightMatrix* w;
+    float* y;
+    size_t ldy;
+};
+
+// Several matrices that read the same input (Q, K, V; gate, up) in one parallel pass, so
+// that the threads split their rows together and meet at one barrier instead of several.
+void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int n_threads);
 
 }  // namespace kiln
