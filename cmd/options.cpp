@@ -18,11 +18,14 @@ namespace kiln::cli {
 void add_model_options(CLI::App& app, ModelArgs& args) {
     app.add_option("-m,--model", args.path, "GGUF model file")->required();
     app.add_option("--tokenizer", args.tokenizer, "SentencePiece tokenizer.model to use instead of the GGUF vocabulary");
+    app.add_flag("--no-mmap", args.no_mmap,
+                 "Copy the weights into huge-page memory instead of mapping the file (faster generation, a copy's memory)");
 }
 
 std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     ModelOptions options;
     options.tokenizer_path = args.tokenizer;
+    options.copy_weights = args.no_mmap;
     options.isa = detect_isa();
     if (const char* forced = std::getenv("KILN_ISA"); forced != nullptr && *forced != '\0') {
         const auto isa = parse_isa(forced);

@@ -12,6 +12,7 @@ namespace kiln::cli {
 struct ModelArgs {
     std::string path;
     std::string tokenizer;
+    bool no_mmap = false;
 };
 
 // -m/--model (required) and --tokenizer.

@@ -234,8 +234,8 @@ GgufFile GgufFile::parse(const uint8_t* data, size_t size) {
     return f;
 }
 
-GgufFile GgufFile::open(const std::string& path) {
-    auto file = std::make_shared<const MappedFile>(path);
+GgufFile GgufFile::open(const std::string& path, FileLoad load) {
+    auto file = std::make_shared<const MappedFile>(path, load);
     try {
         GgufFile f = parse(file->data(), file->size());
         f.file_ = std::move(file);

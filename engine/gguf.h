@@ -12,11 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/mapped_file.h"
 #include "kernels/types.h"
 
 namespace kiln {
 
-class MappedFile;
+
 
 enum class GgufType : uint32_t {
     u8 = 0, i8 = 1, u16 = 2, i16 = 3, u32 = 4, i32 = 5, f32 = 6, boolean = 7,
@@ -55,8 +56,8 @@ class GgufFile {
 public:
     // Parses bytes that the caller keeps alive. Throws Error naming the problem.
     static GgufFile parse(const uint8_t* data, size_t size);
-    // Maps and parses a file; errors start with the path.
-    static GgufFile open(const std::string& path);
+    // Maps (or copies, see MappedFile) and parses a file; errors start with the path.
+    static GgufFile open(const std::string& path, FileLoad load = FileLoad::map);
 
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }

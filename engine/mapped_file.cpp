@@ -12,7 +12,7 @@
 
 namespace kiln {
 
-MappedFile::MappedFile(const std::string& path) {
+MappedFile::MappedFile(const std::string& path, FileLoad load) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
@@ -34,10 +34,34 @@ MappedFile::MappedFile(const std::string& path) {
         throw Error(path + ": file is empty");
     }
     size_ = static_cast<size_t>(st.st_size);
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int err = errno;
+    if (load == FileLoad::map) {
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        const int err = errno;
+        ::close(fd);
+        if (p == MAP_FAILED) throw Error(path + ": cannot map: " + std::strerror(err));
+        data_ = static_cast<const uint8_t*>(p);
+        return;
+    }
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd);
+        throw Error(path + ": cannot allocate " + std::to_string(size_) + " bytes to load it: " + std::strerror(err));
+    }
+    ::madvise(p, size_, MADV_HUGEPAGE);  // a hint: without THP the copy still works
+    size_t done = 0;
+    while (done < size_) {
+        const ssize_t n = ::pread(fd, static_cast<char*>(p) + done, size_ - done, static_cast<off_t>(done));
+        if (n <= 0) {
+            const int err = n < 0 ? errno : EIO;
+            ::close(fd);
+            ::munmap(p, size_);
+            throw Error(path + ": cannot read: " + std::strerror(err));
+        }
+        done += static_cast<size_t>(n);
+    }
     ::close(fd);
-    if (p == MAP_FAILED) throw Error(path + ": cannot map: " + std::strerror(err));
+    ::mprotect(p, size_, PROT_READ);
     data_ = static_cast<const uint8_t*>(p);
 }
 

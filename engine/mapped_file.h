@@ -1,4 +1,6 @@
-// A read-only memory mapping of a whole file.
+// A whole file in memory, read-only: memory-mapped (zero-copy, the default), or copied into
+// anonymous memory backed by transparent huge pages (FileLoad::copy), which costs a copy of the
+// file but spares the TLB misses of streaming gigabytes through 4 KiB pages.
 #pragma once
 
 #include <cstddef>
@@ -7,9 +9,11 @@
 
 namespace kiln {
 
+enum class FileLoad { map, copy };
+
 class MappedFile {
 public:
-    explicit MappedFile(const std::string& path);  // throws Error
+    explicit MappedFile(const std::string& path, FileLoad load = FileLoad::map);  // throws Error
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;

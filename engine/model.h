@@ -39,6 +39,7 @@ struct LayerWeights {
 struct ModelOptions {
     std::string tokenizer_path;  // a tokenizer.model to use instead of the GGUF's vocabulary
     Isa isa = Isa::scalar;
+    bool copy_weights = false;   // load into huge-page memory instead of mapping the file
 };
 
 class Model {

@@ -114,3 +114,14 @@ TEST_CASE("perplexity matches llama-perplexity on stories260K", "[cli][reference
     CHECK(std::abs(ppl - 102.62) <= 0.05);
     CHECK(r.out.find("[86]") != std::string::npos);  // 22155 tokens make 86 chunks
 }
+
+TEST_CASE("--no-mmap loads a copy and gives the same text", "[cli]") {
+    const std::string m = model_path("stories260K.gguf");
+    const Result mapped = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q"});
+    const Result copied = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q", "--no-mmap"});
+    CHECK(copied.status == 0);
+    CHECK(copied.out == mapped.out);
+    const Result bad = run_kiln({"info", "-m", temp_dir(), "--no-mmap"});
+    CHECK(bad.status == 1);
+    CHECK(bad.err.find("is a directory") != std::string::npos);
+}
