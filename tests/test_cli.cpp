@@ -115,7 +115,7 @@ TEST_CASE("perplexity matches llama-perplexity on stories260K", "[cli][reference
     CHECK(r.out.find("[86]") != std::string::npos);  // 22155 tokens make 86 chunks
 }
 
-TEST_CASE("--no-mmap loads a copy and gives the same text", "[cli]") {
+TEST_CASE("a copied model (no mmap) gives the same text", "[cli]") {
     const std::string m = model_path("stories260K.gguf");
     const Result mapped = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q"});
     const Result copied = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q", "--no-mmap"});
