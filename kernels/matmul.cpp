@@ -50,32 +50,22 @@ MatmulKernel matmul_kernel(DType type, Isa isa) {
 
 void MatmulInput::set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols) {
     x_ = x, ldx_ = ldx, n_tokens_ = n_tokens, n_cols_ = n_cols;
-    have_q8_0_ = have_q8_k_ = false;
+    q8_0_.valid = q8_k_.valid = false;
 }
 
 const uint8_t* MatmulInput::rows(DType act_type, size_t& stride) {
-    if (act_type == DType::Q8_0) {
-        stride = n_cols_ / QK8_0 * sizeof(BlockQ8_0);
-        if (!have_q8_0_) {
-            if (q8_0_.size() < stride * n_tokens_) q8_0_.resize(stride * n_tokens_);
-            for (size_t t = 0; t < n_tokens_; ++t)
-                quantize_row_q8_0(x_ + t * ldx_, reinterpret_cast<BlockQ8_0*>(q8_0_.data() + t * stride), n_cols_);
-            have_q8_0_ = true;
-        }
-        return q8_0_.data();
+    if (act_type == DType::F32) {
+        stride = ldx_ * sizeof(float);
+        return reinterpret_cast<const uint8_t*>(x_);
     }
-    if (act_type == DType::Q8_K) {
-        stride = n_cols_ / QK_K * sizeof(BlockQ8_K);
-        if (!have_q8_k_) {
-            if (q8_k_.size() < stride * n_tokens_) q8_k_.resize(stride * n_tokens_);
-            for (size_t t = 0; t < n_tokens_; ++t)
-                quantize_row_q8_K(x_ + t * ldx_, reinterpret_cast<BlockQ8_K*>(q8_k_.data() + t * stride), n_cols_);
-            have_q8_k_ = true;
-        }
-        return q8_k_.data();
+    Quantized& q = act_type == DType::Q8_0 ? q8_0_ : q8_k_;
+    stride = row_bytes(*type_info(static_cast<uint32_t>(act_type)), n_cols_);
+    if (!q.valid) {
+        if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
+        for (size_t t = 0; t < n_tokens_; ++t) quantize_row(act_type, x_ + t * ldx_, q.bytes.data() + t * stride, n_cols_);
+        q.valid = true;
     }
-    stride = ldx_ * sizeof(float);
-    return reinterpret_cast<const uint8_t*>(x_);
+    return q.bytes.data();
 }
 
 void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ldy, int n_threads) {

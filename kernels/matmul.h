@@ -41,8 +41,11 @@ public:
 private:
     const float* x_ = nullptr;
     size_t ldx_ = 0, n_tokens_ = 0, n_cols_ = 0;
-    std::vector<uint8_t> q8_0_, q8_k_;
-    bool have_q8_0_ = false, have_q8_k_ = false;
+    struct Quantized {
+        std::vector<uint8_t> bytes;  // grows to the largest input seen, then stays
+        bool valid = false;          // holds the current input
+    };
+    Quantized q8_0_, q8_k_;
 };
 
 struct WeightMatrix {

@@ -338,6 +338,7 @@ void quantize_row(DType type, const float* x, void* y, size_t n) {
         case DType::Q4_K: return quantize_row_q4_K(x, static_cast<BlockQ4_K*>(y), n);
         case DType::Q5_K: return quantize_row_q5_K(x, static_cast<BlockQ5_K*>(y), n);
         case DType::Q6_K: return quantize_row_q6_K(x, static_cast<BlockQ6_K*>(y), n);
+        case DType::Q8_K: return quantize_row_q8_K(x, static_cast<BlockQ8_K*>(y), n);
         default: return;
     }
 }

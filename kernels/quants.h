@@ -75,7 +75,7 @@ void dequantize_row_q6_K(const BlockQ6_K* x, float* y, size_t n);
 
 // Any type kiln can compute with, in both directions (F32, F16, BF16 and the above).
 bool can_quantize(DType type);
-void quantize_row(DType type, const float* x, void* y, size_t n);
+void quantize_row(DType type, const float* x, void* y, size_t n);  // also Q8_K, the activation type
 void dequantize_row(DType type, const void* x, float* y, size_t n);
 
 // n_rows rows of n elements from one type to another (through float), in parallel.
