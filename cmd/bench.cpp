@@ -26,7 +26,7 @@ struct BenchArgs {
     int reps = 5;
     std::string output = "md";
     bool membw = false;
-    bool no_mmap = false;
+    FileLoad load = FileLoad::automatic;
 };
 
 // llama.cpp's names for general.file_type, as llama-bench prints them.
@@ -99,7 +99,7 @@ int run_bench_command(const BenchArgs& a) {
 
     nlohmann::json rows = nlohmann::json::array();
     for (const std::string& path : a.models) {
-        const auto model = open_model({path, "", a.no_mmap});
+        const auto model = open_model({path, "", a.load});
         const size_t params = model_params(*model);
         const std::string type = "llama " + scaled(params, true) + " " + file_type_name(model->gguf());
         for (int t : threads) {
@@ -117,7 +117,7 @@ int run_bench_command(const BenchArgs& a) {
                     {"n_gen", test.n_gen},          {"test", test.name()},
                     {"avg_ts", r.avg_ts},           {"stddev_ts", r.stddev_ts},
                     {"samples_ts", r.samples_ts},   {"isa", isa_name(model->isa())},
-                    {"use_mmap", !a.no_mmap},
+                    {"use_mmap", !model->gguf().copied()},
                 };
                 if (test.n_prompt == 0) {
                     const double gbs = r.avg_ts * static_cast<double>(model->bytes_per_token()) / 1e9;
@@ -181,7 +181,7 @@ Command add_bench_command(CLI::App& parent) {
     app->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
     app->add_option("-o,--output", a->output, "md, csv, json or jsonl")->capture_default_str();
     app->add_flag("--membw", a->membw, "Also run the read-bandwidth probe and give tg as a fraction of its roofline");
-    app->add_flag("--no-mmap", a->no_mmap, "Copy the weights into huge-page memory instead of mapping the file");
+    add_load_options(*app, a->load);
     return {app, [a] { return run_bench_command(*a); }};
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <random>
 #include <sstream>
 
 #include "engine/error.h"
@@ -18,14 +19,21 @@ namespace kiln::cli {
 void add_model_options(CLI::App& app, ModelArgs& args) {
     app.add_option("-m,--model", args.path, "GGUF model file")->required();
     app.add_option("--tokenizer", args.tokenizer, "SentencePiece tokenizer.model to use instead of the GGUF vocabulary");
-    app.add_flag("--no-mmap", args.no_mmap,
-                 "Copy the weights into huge-page memory instead of mapping the file (faster generation, a copy's memory)");
+    add_load_options(app, args.load);
+}
+
+void add_load_options(CLI::App& app, FileLoad& load) {
+    auto* map = app.add_flag_callback("--mmap", [&load] { load = FileLoad::map; },
+                                      "Map the file (zero-copy) even when it would fit in memory");
+    app.add_flag_callback("--no-mmap", [&load] { load = FileLoad::copy; },
+                          "Copy the weights into huge-page memory even when memory is short")
+        ->excludes(map);
 }
 
 std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     ModelOptions options;
     options.tokenizer_path = args.tokenizer;
-    options.copy_weights = args.no_mmap;
+    options.load = args.load;
     options.isa = detect_isa();
     if (const char* forced = std::getenv("KILN_ISA"); forced != nullptr && *forced != '\0') {
         const auto isa = parse_isa(forced);
@@ -34,7 +42,9 @@ std::unique_ptr<const Model> open_model(const ModelArgs& args) {
         options.isa = *isa;
     }
     spdlog::debug("kernels: {}", isa_name(options.isa));
-    return Model::load(args.path, options);
+    auto model = Model::load(args.path, options);
+    spdlog::debug("weights {}", model->gguf().copied() ? "copied into huge-page memory" : "mapped from the file");
+    return model;
 }
 
 void add_prompt_options(CLI::App& app, PromptArgs& args) {
@@ -56,6 +66,59 @@ size_t context_size(const Model& model, long requested) {
     if (requested < 0) throw Error("-c/--ctx-size must be positive (0 = the model's trained context, at most 4096)");
     if (requested == 0) return std::min<size_t>(4096, model.config().n_ctx_train);
     return static_cast<size_t>(requested);
+}
+
+void add_generation_options(CLI::App& app, GenerationParams& gen, std::optional<uint64_t>& seed) {
+    SamplerParams& s = gen.sampler;
+    app.add_option("-n,--n-predict", gen.n_predict, "Tokens to generate (-1: until end of text or full context)")
+        ->capture_default_str();
+    app.add_option("--temp", s.temp, "Temperature (0: greedy, always the most likely token)")->capture_default_str();
+    app.add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
+    app.add_option("--typical", s.typical, "Locally typical sampling mass (1: off)")->capture_default_str();
+    app.add_option("--top-p", s.top_p, "Keep the most likely tokens up to this mass (1: off)")->capture_default_str();
+    app.add_option("--min-p", s.min_p, "Drop tokens below min-p times the top probability (0: off)")->capture_default_str();
+    app.add_option("--repeat-penalty", s.repeat_penalty, "Penalty for recent tokens (1: off)")->capture_default_str();
+    app.add_option("--repeat-last-n", s.repeat_last_n, "Recent tokens the penalties look at (0: off, -1: context)")
+        ->capture_default_str();
+    app.add_option("--frequency-penalty", s.frequency_penalty, "Subtract this times a recent token's count (0: off)")
+        ->capture_default_str();
+    app.add_option("--presence-penalty", s.presence_penalty, "Subtract this from every recent token (0: off)")
+        ->capture_default_str();
+    app.add_option("--seed", seed, "Random seed (default: chosen and printed on stderr)");
+    app.add_option("--stop", gen.stops, "Stop when the output ends with this text (repeatable; not printed)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    app.add_flag("--ignore-eos", gen.ignore_eos, "Do not stop at the end-of-text token");
+    app.add_option("--logprobs", gen.n_logprobs, "In JSON output: the N most likely alternatives per token");
+}
+
+void validate_generation(const GenerationParams& gen) {
+    if (gen.n_predict < -1) throw Error("-n/--n-predict must be -1 (until end of text or a full context) or more");
+    if (gen.sampler.repeat_last_n < -1) throw Error("--repeat-last-n must be -1 (whole context) or more");
+    SamplerParams check = gen.sampler;
+    check.repeat_last_n = std::max(check.repeat_last_n, 0);
+    validate(check);
+}
+
+void resolve_context(GenerationParams& gen, size_t n_ctx) {
+    if (gen.sampler.repeat_last_n == -1) gen.sampler.repeat_last_n = static_cast<int>(n_ctx);
+}
+
+uint64_t random_seed() { return std::random_device{}() * (uint64_t{1} << 32) + std::random_device{}(); }
+
+nlohmann::json tokens_json(const Tokenizer& tok, const std::vector<GeneratedToken>& tokens) {
+    const auto one = [&](Token id, float logprob) {
+        return nlohmann::json{{"id", id}, {"piece", tok.token_text(id)}, {"logprob", logprob}};
+    };
+    nlohmann::json out = nlohmann::json::array();
+    for (const GeneratedToken& t : tokens) {
+        nlohmann::json j = one(t.id, t.logprob);
+        if (!t.top.empty()) {
+            j["top_logprobs"] = nlohmann::json::array();
+            for (const TokenLogprob& alt : t.top) j["top_logprobs"].push_back(one(alt.id, alt.logprob));
+        }
+        out.push_back(std::move(j));
+    }
+    return out;
 }
 
 std::string format_bytes(size_t bytes) {

@@ -2,9 +2,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
+#include "engine/generation.h"
 #include "engine/model.h"
 
 namespace kiln::cli {
@@ -12,11 +16,15 @@ namespace kiln::cli {
 struct ModelArgs {
     std::string path;
     std::string tokenizer;
-    bool no_mmap = false;
+    FileLoad load = FileLoad::automatic;
 };
 
-// -m/--model (required) and --tokenizer.
+// -m/--model (required), --tokenizer, and the load options.
 void add_model_options(CLI::App& app, ModelArgs& args);
+
+// --mmap / --no-mmap: force mapping the file, or copying it into huge-page memory; by default
+// kiln copies when the file takes at most half of the available memory.
+void add_load_options(CLI::App& app, FileLoad& load);
 
 // Loads the model with the instruction set from KILN_ISA (scalar|avx2|avx512) or the best
 // the CPU has. Throws Error.
@@ -35,6 +43,20 @@ std::string read_prompt(const PromptArgs& args);
 
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);
+
+// -n, the sampler settings, --seed, --stop, --ignore-eos, --logprobs: what kiln run and
+// kiln batch share.
+void add_generation_options(CLI::App& app, GenerationParams& gen, std::optional<uint64_t>& seed);
+
+// Throws Error naming the first setting out of range. repeat_last_n may still be -1 (the
+// whole context), which resolve_context() settles.
+void validate_generation(const GenerationParams& gen);
+void resolve_context(GenerationParams& gen, size_t n_ctx);
+
+uint64_t random_seed();
+
+// The generated tokens with their log-probabilities (and alternatives, when asked) as JSON.
+nlohmann::json tokens_json(const Tokenizer& tok, const std::vector<GeneratedToken>& tokens);
 
 std::string format_bytes(size_t bytes);
 

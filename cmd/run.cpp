@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
@@ -60,20 +59,7 @@ bool use_color(const std::string& when) {
     throw Error("--color must be auto, always or never");
 }
 
-nlohmann::json token_json(const Tokenizer& tok, Token id, float logprob) {
-    return {{"id", id}, {"piece", tok.token_text(id)}, {"logprob", logprob}};
-}
-
 nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint64_t seed, double load_s) {
-    nlohmann::json tokens = nlohmann::json::array();
-    for (const GeneratedToken& t : r.tokens) {
-        nlohmann::json j = token_json(tok, t.id, t.logprob);
-        if (!t.top.empty()) {
-            j["top_logprobs"] = nlohmann::json::array();
-            for (const TokenLogprob& alt : t.top) j["top_logprobs"].push_back(token_json(tok, alt.id, alt.logprob));
-        }
-        tokens.push_back(std::move(j));
-    }
     const double n_gen = static_cast<double>(r.tokens.size());
     return {
         {"text", r.text},
@@ -81,7 +67,7 @@ nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint
         {"seed", seed},
         {"prompt_tokens", r.prompt_tokens},
         {"completion_tokens", r.tokens.size()},
-        {"tokens", std::move(tokens)},
+        {"tokens", tokens_json(tok, r.tokens)},
         {"timings",
          {{"load_s", load_s},
           {"prompt_s", r.prompt_seconds},
@@ -92,21 +78,17 @@ nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint
 }
 
 int run(RunArgs a) {
-    if (a.gen.n_predict < -1) throw Error("-n/--n-predict must be -1 (until end of text or a full context) or more");
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
-    if (a.gen.sampler.repeat_last_n < -1) throw Error("--repeat-last-n must be -1 (whole context) or more");
     const bool color = !a.json && use_color(a.color);
-    a.gen.sampler.seed = a.seed ? *a.seed : std::random_device{}() * (uint64_t{1} << 32) + std::random_device{}();
-    SamplerParams check = a.gen.sampler;  // -1 (whole context) is resolved once the context is known
-    check.repeat_last_n = std::max(check.repeat_last_n, 0);
-    validate(check);  // before the model loads: a bad flag fails fast
+    a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
+    validate_generation(a.gen);  // before the model loads: a bad flag fails fast
 
     const auto t_load = std::chrono::steady_clock::now();
     const auto model = open_model(a.model);
     SessionOptions so;
     so.n_ctx = context_size(*model, a.ctx);
     so.n_threads = a.threads > 0 ? a.threads : physical_cores();
-    if (a.gen.sampler.repeat_last_n == -1) a.gen.sampler.repeat_last_n = static_cast<int>(so.n_ctx);
+    resolve_context(a.gen, so.n_ctx);
     Session session(*model, so);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
@@ -146,33 +128,14 @@ int run(RunArgs a) {
 
 Command add_run_command(CLI::App& parent) {
     auto a = std::make_shared<RunArgs>();
-    SamplerParams& s = a->gen.sampler;
     CLI::App* app = parent.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
     app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag wins
     add_model_options(*app, a->model);
     add_prompt_options(*app, a->prompt);
-    app->add_option("-n,--n-predict", a->gen.n_predict, "Tokens to generate (-1: until end of text or full context)")
-        ->capture_default_str();
+    add_generation_options(*app, a->gen, a->seed);
     app->add_option("-c,--ctx-size", a->ctx, "Context size in tokens (0: min(4096, trained context))")->capture_default_str();
     app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();
-    app->add_option("--temp", s.temp, "Temperature (0: greedy, always the most likely token)")->capture_default_str();
-    app->add_option("--top-k", s.top_k, "Keep the k most likely tokens (0: off)")->capture_default_str();
-    app->add_option("--typical", s.typical, "Locally typical sampling mass (1: off)")->capture_default_str();
-    app->add_option("--top-p", s.top_p, "Keep the most likely tokens up to this mass (1: off)")->capture_default_str();
-    app->add_option("--min-p", s.min_p, "Drop tokens below min-p times the top probability (0: off)")->capture_default_str();
-    app->add_option("--repeat-penalty", s.repeat_penalty, "Penalty for recent tokens (1: off)")->capture_default_str();
-    app->add_option("--repeat-last-n", s.repeat_last_n, "Recent tokens the penalties look at (0: off, -1: context)")
-        ->capture_default_str();
-    app->add_option("--frequency-penalty", s.frequency_penalty, "Subtract this times a recent token's count (0: off)")
-        ->capture_default_str();
-    app->add_option("--presence-penalty", s.presence_penalty, "Subtract this from every recent token (0: off)")
-        ->capture_default_str();
-    app->add_option("--seed", a->seed, "Random seed (default: chosen and printed on stderr)");
-    app->add_option("--stop", a->gen.stops, "Stop when the output ends with this text (repeatable; not printed)")
-        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    app->add_flag("--ignore-eos", a->gen.ignore_eos, "Do not stop at the end-of-text token");
     app->add_flag("--json", a->json, "Print one JSON object at the end instead of streaming text");
-    app->add_option("--logprobs", a->gen.n_logprobs, "With --json: the N most likely alternatives per token");
     app->add_option("--color", a->color, "Colour tokens by probability: auto (when stdout is a terminal), always, never")
         ->expected(0, 1)
         ->default_str("auto");

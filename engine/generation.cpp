@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 
-#include "tokenizer/stream_decoder.h"
 
 namespace kiln {
 
@@ -88,60 +87,80 @@ void StopFilter::release(size_t n, const TextSink& sink) {
     pending_.erase(0, n);
 }
 
+Generation::Generation(const Tokenizer& tok, const GenerationParams& params, Sampler& sampler,
+                       const std::vector<Token>& prompt, TextSink sink)
+    : tok_(tok), params_(params), sampler_(sampler), sink_(std::move(sink)), decoder_(tok, false),
+      filter_(params.stops) {
+    result_.prompt_tokens = prompt.size();
+    for (Token t : prompt) sampler_.accept(t);
+}
+
+std::optional<Token> Generation::step(std::span<const float> logits, bool has_room) {
+    if (done_) return std::nullopt;
+    if (params_.n_predict >= 0 && result_.tokens.size() >= static_cast<size_t>(params_.n_predict)) {
+        finish(FinishReason::length);
+        return std::nullopt;
+    }
+    const double lse = log_sum_exp(logits);
+    const Token next = sampler_.sample(logits);
+    if (next == tok_.eos() && !params_.ignore_eos) {
+        finish(FinishReason::eos);
+        return std::nullopt;
+    }
+    sampler_.accept(next);
+    const auto logprob = static_cast<float>(logits[static_cast<size_t>(next)] - lse);
+    result_.tokens.push_back({next, logprob, top_logprobs(logits, lse, params_.n_logprobs)});
+    const TextSink emit = [this](std::string_view text, float prob) {
+        result_.text.append(text);
+        sink_(text, prob);
+    };
+    if (filter_.push(decoder_.push(next), std::exp(logprob), emit)) {
+        result_.finish = FinishReason::stop;
+        done_ = true;
+        return std::nullopt;
+    }
+    if (!has_room) {
+        finish(FinishReason::length);  // the context is full
+        return std::nullopt;
+    }
+    return next;
+}
+
+void Generation::interrupt() {
+    if (!done_) finish(FinishReason::interrupted);
+}
+
+void Generation::finish(FinishReason reason) {
+    result_.finish = reason;
+    done_ = true;
+    const TextSink emit = [this](std::string_view text, float prob) {
+        result_.text.append(text);
+        sink_(text, prob);
+    };
+    const float last_prob = result_.tokens.empty() ? 1.0f : std::exp(result_.tokens.back().logprob);
+    if (!filter_.push(decoder_.flush(), last_prob, emit)) filter_.flush(emit);
+    else result_.finish = FinishReason::stop;
+}
+
 GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
                           const TextSink& sink, const std::atomic<bool>* interrupt) {
-    const Tokenizer& tok = session.model().tokenizer();
-    GenerationResult result;
-    result.prompt_tokens = prompt.size();
-    const TextSink emit = [&](std::string_view text, float prob) {
-        result.text.append(text);
-        sink(text, prob);
-    };
-
-    Sampler& sampler = session.start(params.sampler);
-    for (Token t : prompt) sampler.accept(t);
+    Generation gen(session.model().tokenizer(), params, session.start(params.sampler), prompt, sink);
     const auto t_prompt = std::chrono::steady_clock::now();
     std::span<const float> logits = session.eval(prompt);
-    result.prompt_seconds = seconds_since(t_prompt);
+    const double prompt_seconds = seconds_since(t_prompt);
 
     const auto t_gen = std::chrono::steady_clock::now();
-    StreamDecoder decoder(tok, false);
-    StopFilter filter(params.stops);
-    bool stopped = false;
     while (true) {
         if (interrupt != nullptr && interrupt->load()) {
-            result.finish = FinishReason::interrupted;
+            gen.interrupt();
             break;
         }
-        if (params.n_predict >= 0 && result.tokens.size() >= static_cast<size_t>(params.n_predict)) {
-            result.finish = FinishReason::length;
-            break;
-        }
-        const double lse = log_sum_exp(logits);
-        const Token next = sampler.sample(logits);
-        if (next == tok.eos() && !params.ignore_eos) {
-            result.finish = FinishReason::eos;
-            break;
-        }
-        sampler.accept(next);
-        const auto logprob = static_cast<float>(logits[static_cast<size_t>(next)] - lse);
-        result.tokens.push_back({next, logprob, top_logprobs(logits, lse, params.n_logprobs)});
-        if (filter.push(decoder.push(next), std::exp(logprob), emit)) {
-            result.finish = FinishReason::stop;
-            stopped = true;
-            break;
-        }
-        if (session.n_past() == session.n_ctx()) {
-            result.finish = FinishReason::length;  // the context is full
-            break;
-        }
-        logits = session.eval({&next, 1});
+        const std::optional<Token> next = gen.step(logits, session.n_past() < session.n_ctx());
+        if (!next) break;
+        logits = session.eval({&*next, 1});
     }
-    if (!stopped) {
-        const float last_prob = result.tokens.empty() ? 1.0f : std::exp(result.tokens.back().logprob);
-        if (!filter.push(decoder.flush(), last_prob, emit)) filter.flush(emit);
-        else result.finish = FinishReason::stop;
-    }
+    GenerationResult result = std::move(gen.result());
+    result.prompt_seconds = prompt_seconds;
     result.generation_seconds = seconds_since(t_gen);
     return result;
 }

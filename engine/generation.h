@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "engine/sampler.h"
 #include "engine/session.h"
+#include "tokenizer/stream_decoder.h"
 
 namespace kiln {
 
@@ -48,11 +50,6 @@ struct GenerationResult {
 // completed it.
 using TextSink = std::function<void(std::string_view text, float prob)>;
 
-// Runs the prompt through a fresh session state and generates. `interrupt`, when set by
-// another thread or a signal handler, ends generation after the current token.
-GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
-                          const TextSink& sink, const std::atomic<bool>* interrupt = nullptr);
-
 // Holds back text that could still turn into a stop string, and cuts the text at the first
 // stop string that completes.
 class StopFilter {
@@ -72,5 +69,42 @@ private:
     std::string pending_;
     std::vector<std::pair<size_t, float>> segments_;  // (end offset in pending_, probability)
 };
+
+// One request's decoding: sampling, end-of-text, length and stop strings, text release. The
+// caller runs the model: after the prompt and after each token step() returns, it hands the
+// logits to step(). generate() and the batch runner both drive it, so they agree token for token.
+class Generation {
+public:
+    // sampler: fresh, owned by the caller, outliving this.
+    Generation(const Tokenizer& tok, const GenerationParams& params, Sampler& sampler, const std::vector<Token>& prompt,
+               TextSink sink);
+
+    // Samples from the logits that follow the tokens so far. Returns the token to evaluate
+    // next, or nothing when generation has finished; has_room says whether the context holds
+    // one more token.
+    std::optional<Token> step(std::span<const float> logits, bool has_room);
+    // Finishes as interrupted.
+    void interrupt();
+
+    bool done() const { return done_; }
+    GenerationResult& result() { return result_; }
+
+private:
+    void finish(FinishReason reason);
+
+    const Tokenizer& tok_;
+    const GenerationParams& params_;
+    Sampler& sampler_;
+    TextSink sink_;
+    StreamDecoder decoder_;
+    StopFilter filter_;
+    GenerationResult result_;
+    bool done_ = false;
+};
+
+// Runs the prompt through a fresh session state and generates. `interrupt`, when set by
+// another thread or a signal handler, ends generation after the current token.
+GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
+                          const TextSink& sink, const std::atomic<bool>* interrupt = nullptr);
 
 }  // namespace kiln

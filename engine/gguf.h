@@ -57,11 +57,12 @@ public:
     // Parses bytes that the caller keeps alive. Throws Error naming the problem.
     static GgufFile parse(const uint8_t* data, size_t size);
     // Maps (or copies, see MappedFile) and parses a file; errors start with the path.
-    static GgufFile open(const std::string& path, FileLoad load = FileLoad::map);
+    static GgufFile open(const std::string& path, FileLoad load = FileLoad::automatic);
 
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
     size_t file_size() const { return size_; }
+    bool copied() const { return file_ != nullptr && file_->copied(); }  // see MappedFile
     const std::map<std::string, GgufValue, std::less<>>& metadata() const { return metadata_; }
     const std::vector<GgufTensor>& tensors() const { return tensors_; }
 

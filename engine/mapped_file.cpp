@@ -7,10 +7,25 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "engine/error.h"
 
 namespace kiln {
+namespace {
+
+// MemAvailable from /proc/meminfo, 0 when unknown.
+size_t available_memory() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    size_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib * 1024;
+    return 0;
+}
+
+}  // namespace
 
 MappedFile::MappedFile(const std::string& path, FileLoad load) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -34,6 +49,7 @@ MappedFile::MappedFile(const std::string& path, FileLoad load) {
         throw Error(path + ": file is empty");
     }
     size_ = static_cast<size_t>(st.st_size);
+    if (load == FileLoad::automatic) load = size_ <= available_memory() / 2 ? FileLoad::copy : FileLoad::map;
     if (load == FileLoad::map) {
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
         const int err = errno;
@@ -63,6 +79,7 @@ MappedFile::MappedFile(const std::string& path, FileLoad load) {
     ::close(fd);
     ::mprotect(p, size_, PROT_READ);
     data_ = static_cast<const uint8_t*>(p);
+    copied_ = true;
 }
 
 MappedFile::~MappedFile() {

@@ -1,6 +1,7 @@
-// A whole file in memory, read-only: memory-mapped (zero-copy, the default), or copied into
-// anonymous memory backed by transparent huge pages (FileLoad::copy), which costs a copy of the
-// file but spares the TLB misses of streaming gigabytes through 4 KiB pages.
+// A whole file in memory, read-only: memory-mapped (zero-copy), or copied into anonymous memory
+// backed by transparent huge pages, which costs a copy of the file but spares the TLB misses of
+// streaming gigabytes through 4 KiB pages (10-20% faster generation). FileLoad::automatic copies
+// when the file takes at most half of the memory available, and maps it otherwise.
 #pragma once
 
 #include <cstddef>
@@ -9,21 +10,23 @@
 
 namespace kiln {
 
-enum class FileLoad { map, copy };
+enum class FileLoad { automatic, map, copy };
 
 class MappedFile {
 public:
-    explicit MappedFile(const std::string& path, FileLoad load = FileLoad::map);  // throws Error
+    explicit MappedFile(const std::string& path, FileLoad load = FileLoad::automatic);  // throws Error
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
 
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
+    bool copied() const { return copied_; }
 
 private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
+    bool copied_ = false;
 };
 
 }  // namespace kiln

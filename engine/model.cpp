@@ -92,7 +92,7 @@ LlamaConfig read_config(const GgufFile& g) {
 
 std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOptions& options) {
     std::unique_ptr<Model> m(new Model());
-    m->gguf_ = GgufFile::open(path, options.copy_weights ? FileLoad::copy : FileLoad::map);
+    m->gguf_ = GgufFile::open(path, options.load);
     m->isa_ = options.isa;
     try {
         const GgufFile& g = m->gguf_;

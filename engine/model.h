@@ -39,7 +39,7 @@ struct LayerWeights {
 struct ModelOptions {
     std::string tokenizer_path;  // a tokenizer.model to use instead of the GGUF's vocabulary
     Isa isa = Isa::scalar;
-    bool copy_weights = false;   // load into huge-page memory instead of mapping the file
+    FileLoad load = FileLoad::automatic;  // map the file or copy it into huge-page memory
 };
 
 class Model {

@@ -1,11 +1,11 @@
-// One conversation with a model: the KV cache, the sampler, the scratch buffers and the
-// forward pass.
+// One conversation with a model: its KV cache, its sampler and a forward pass of its own.
 // Sessions share the immutable Model; each owns its own memory.
 #pragma once
 
 #include <span>
 #include <vector>
 
+#include "engine/forward.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
 
@@ -36,17 +36,12 @@ public:
     Sampler& start(const SamplerParams& params);
 
 private:
-    void forward_chunk(std::span<const Token> tokens, float* logits, bool all_logits);
-
     const Model& model_;
     SessionOptions options_;
     size_t n_past_ = 0;
-    // KV cache: per layer, n_ctx rows of kv_dim floats.
-    std::vector<float> k_cache_, v_cache_;
-    // Activations for up to n_batch tokens.
-    std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_;
-    std::vector<float> logits_;
-    MatmulInput input_;
+    KvCache cache_;
+    Forward forward_;
+    std::vector<float> logits_;  // all rows of a multi-chunk eval
     Sampler sampler_;
 };
 

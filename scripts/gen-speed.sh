@@ -2,7 +2,7 @@
 # Generation speed against the machine's read bandwidth, measured in the same run.
 # usage: scripts/gen-speed.sh [TYPES...]   (default: q4_0 q8_0 q4_k_m; f16 works too)
 # Makes a TinyLlama-1.1B-shaped model with random weights (scripts/make-model.py), quantizes
-# it with kiln, then for each type and each way of loading (mmap; --no-mmap, a copy in
+# it with kiln, then for each type and each way of loading (--mmap; --no-mmap, a copy in
 # huge-page memory) takes the best of 3 runs of 128 generated tokens on 2 threads, and prints
 # a markdown table. Models go to $KILN_BENCH_DIR (default build/models).
 set -euo pipefail
@@ -26,12 +26,11 @@ echo "read bandwidth probe ($threads threads): $probe GB/s" >&2
 echo "| type | load | file | tg t/s | weights read per token | GB/s | fraction of probe ($probe GB/s) |"
 echo "|---|---|---|---|---|---|---|"
 for t in "${types[@]}"; do
- for load in mmap --no-mmap; do
+ for load in --mmap --no-mmap; do
   m="$dir/tinyllama-1.1b-$t.gguf"
-  flag=(); [[ "$load" == mmap ]] || flag=(--no-mmap)
   best=""
   for _ in 1 2 3; do
-    line=$(build/kiln run -m "$m" "${flag[@]}" -p "The GNU General Public License" -n 128 --temp 0 --ignore-eos -t "$threads" 2>&1 >/dev/null | tail -1)
+    line=$(build/kiln run -m "$m" "$load" -p "The GNU General Public License" -n 128 --temp 0 --ignore-eos -t "$threads" 2>&1 >/dev/null | tail -1)
     tps=$(sed -E 's/.*generated [0-9]+ tokens, ([0-9.]+) t\/s.*/\1/' <<<"$line")
     gbs=$(sed -E 's/.*t\/s, ([0-9.]+) GB\/s of weights.*/\1/' <<<"$line")
     if [[ -z "$best" ]] || awk "BEGIN{exit !($tps > ${best%% *})}"; then best="$tps $gbs"; fi

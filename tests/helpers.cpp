@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -53,7 +54,9 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 namespace {
 
-Result run_kiln_with(const std::vector<std::string>& args, const std::string& input, int delay_ms, int interrupts) {
+// Spawns kiln, lets control(pid) act on it while it runs, and waits for it.
+Result run_kiln_with(const std::vector<std::string>& args, const std::string& input,
+                     const std::function<void(pid_t)>& control) {
     static int counter = 0;
     const std::string base = temp_dir() + "/run" + std::to_string(++counter);
     const std::string in_path = base + ".in", out_path = base + ".out", err_path = base + ".err";
@@ -74,13 +77,7 @@ Result run_kiln_with(const std::vector<std::string>& args, const std::string& in
     const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error("cannot start " + bin);
-    if (interrupts > 0) {
-        usleep(static_cast<useconds_t>(delay_ms) * 1000);
-        for (int i = 0; i < interrupts; ++i) {
-            kill(pid, SIGINT);
-            usleep(20000);
-        }
-    }
+    if (control) control(pid);
     int ws = 0;
     waitpid(pid, &ws, 0);
     Result r;
@@ -94,11 +91,31 @@ Result run_kiln_with(const std::vector<std::string>& args, const std::string& in
 }  // namespace
 
 Result run_kiln(const std::vector<std::string>& args, const std::string& input) {
-    return run_kiln_with(args, input, 0, 0);
+    return run_kiln_with(args, input, {});
 }
 
 Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts) {
-    return run_kiln_with(args, "", delay_ms, interrupts);
+    return run_kiln_with(args, "", [&](pid_t pid) {
+        usleep(static_cast<useconds_t>(delay_ms) * 1000);
+        for (int i = 0; i < interrupts; ++i) {
+            kill(pid, SIGINT);
+            usleep(20000);
+        }
+    });
+}
+
+Result run_kiln_killed(const std::vector<std::string>& args, const std::function<bool()>& when) {
+    return run_kiln_with(args, "", [&](pid_t pid) {
+        int ws = 0;
+        while (waitpid(pid, &ws, WNOHANG) == 0) {
+            if (when()) {
+                kill(pid, SIGKILL);
+                return;
+            }
+            usleep(200);
+        }
+        throw std::runtime_error("kiln finished before the moment to kill it came");
+    });
 }
 
 GgufWriter tiny_model(const TinyModel& o) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct Result {
 Result run_kiln(const std::vector<std::string>& args, const std::string& input = "");
 // The same, sending SIGINT `interrupts` times, the first after delay_ms milliseconds.
 Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts);
+// The same, sending SIGKILL as soon as when() holds (polled while kiln runs).
+Result run_kiln_killed(const std::vector<std::string>& args, const std::function<bool()>& when);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);

@@ -115,13 +115,17 @@ TEST_CASE("perplexity matches llama-perplexity on stories260K", "[cli][reference
     CHECK(r.out.find("[86]") != std::string::npos);  // 22155 tokens make 86 chunks
 }
 
-TEST_CASE("a copied model (no mmap) gives the same text", "[cli]") {
+TEST_CASE("a mapped and a copied model give the same text", "[cli]") {
     const std::string m = model_path("stories260K.gguf");
-    const Result mapped = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q"});
+    const Result mapped = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q", "--mmap"});
+    CHECK(mapped.status == 0);
     const Result copied = run_kiln({"run", "-m", m, "-p", "Once upon a time", "-n", "30", "--temp", "0", "-q", "--no-mmap"});
     CHECK(copied.status == 0);
     CHECK(copied.out == mapped.out);
     const Result bad = run_kiln({"info", "-m", temp_dir(), "--no-mmap"});
     CHECK(bad.status == 1);
     CHECK(bad.err.find("is a directory") != std::string::npos);
+    const Result both = run_kiln({"info", "-m", m, "--mmap", "--no-mmap"});
+    CHECK(both.status == 2);
+    CHECK(both.err.find("excludes") != std::string::npos);
 }

@@ -1,0 +1,370 @@
+// kiln batch: a JSONL file of prompts in, a JSONL file of results out, continuously batched,
+// resumable, one output line per input line whatever happens to it.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "cmd/batch_request.h"
+#include "cmd/commands.h"
+#include "cmd/options.h"
+#include "engine/batch.h"
+#include "engine/error.h"
+#include "kernels/cpu.h"
+
+namespace kiln::cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct BatchArgs {
+    ModelArgs model;
+    std::string input, output;
+    bool plain = false;
+    GenerationParams gen;
+    std::optional<uint64_t> seed;
+    long ctx = 0;
+    int threads = 0;
+    size_t parallel = 0;
+    bool resume = false;  // the default; the flag only says so
+    bool no_resume = false;
+    std::string shard;
+};
+
+struct Shard {
+    size_t k = 0, n = 1;
+};
+
+Shard parse_shard(const std::string& s) {
+    if (s.empty()) return {};
+    const size_t slash = s.find('/');
+    Shard shard;
+    try {
+        size_t used = 0;
+        shard.k = std::stoul(s.substr(0, slash), &used);
+        if (used != slash) throw std::invalid_argument(s);
+        shard.n = std::stoul(s.substr(slash + 1), &used);
+        if (used != s.size() - slash - 1) throw std::invalid_argument(s);
+    } catch (const std::exception&) {
+        throw Error("--shard must be K/N, for example 0/4");
+    }
+    if (slash == std::string::npos || shard.n == 0 || shard.k >= shard.n)
+        throw Error("--shard must be K/N with 0 <= K < N, for example 0/4");
+    return shard;
+}
+
+std::string read_all(const std::string& path) {
+    if (path == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw Error(path + ": is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot read: " + std::strerror(errno));
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Lines without their end; a last line without a newline counts, an empty tail does not.
+std::vector<std::string_view> split_lines(std::string_view text) {
+    std::vector<std::string_view> lines;
+    while (!text.empty()) {
+        const size_t end = text.find('\n');
+        std::string_view line = text.substr(0, end);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        lines.push_back(line);
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    return lines;
+}
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+// What an earlier run already wrote to the output file.
+struct Finished {
+    std::set<std::string> ids;          // ids with a result or an error of their own
+    std::set<size_t> duplicate_lines;   // lines reported as repeating an earlier id
+};
+
+// Reads the output of an earlier run; cuts off a last line that a kill left half-written.
+Finished read_finished(const std::string& path) {
+    Finished done;
+    const std::string text = read_all(path);
+    size_t good_end = 0, line_no = 0;
+    for (size_t start = 0; start < text.size();) {
+        const size_t end = text.find('\n', start);
+        ++line_no;
+        const bool complete = end != std::string::npos;
+        const auto j = nlohmann::json::parse(text.substr(start, (complete ? end : text.size()) - start), nullptr, false);
+        const bool ok = complete && j.is_object() && j.contains("id") && j.contains("line");
+        if (!ok) {
+            if (complete && end + 1 < text.size())  // not the last line: not a file kiln wrote
+                throw Error(path + ": line " + std::to_string(line_no) +
+                            " is not a kiln batch result; not resuming into it (use --no-resume to overwrite)");
+            spdlog::warn("{}: dropping a half-written last line", path);
+            break;
+        }
+        if (j.value("duplicate", false)) done.duplicate_lines.insert(j["line"].get<size_t>());
+        else done.ids.insert(j["id"].dump());
+        good_end = end + 1;
+        start = end + 1;
+    }
+    if (good_end < text.size() && ::truncate(path.c_str(), static_cast<off_t>(good_end)) != 0)
+        throw Error(path + ": cannot cut off the half-written last line: " + std::strerror(errno));
+    return done;
+}
+
+class Output {
+public:
+    Output(const std::string& path, bool append) : name_(path == "-" ? "standard output" : path) {
+        if (path == "-") {
+            fd_ = STDOUT_FILENO;
+            return;
+        }
+        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+        if (fd_ < 0) throw Error(path + ": cannot open for writing: " + std::strerror(errno));
+    }
+    ~Output() {
+        if (fd_ != STDOUT_FILENO) ::close(fd_);
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    // One line, in one write where the system allows, so a kill leaves whole lines.
+    void write_line(const Json& j) {
+        std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        line += '\n';
+        for (size_t done = 0; done < line.size();) {
+            const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) throw Error(name_ + ": cannot write: " + std::strerror(n < 0 ? errno : EIO));
+            done += static_cast<size_t>(n);
+        }
+    }
+
+private:
+    std::string name_;
+    int fd_ = -1;
+};
+
+// A line every few seconds on stderr (redrawn in place on a terminal) until stopped.
+class Progress {
+public:
+    explicit Progress(size_t total) : total_(total), tty_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~Progress() {
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+        if (tty_) std::fputc('\n', stderr);
+    }
+
+    void finished(bool failed) {
+        ++done_;
+        if (failed) ++failed_;
+    }
+    void generated(size_t tokens) { tokens_ += tokens; }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    void loop() {
+        std::unique_lock lock(mutex_);
+        const auto period = tty_ ? std::chrono::milliseconds(500) : std::chrono::milliseconds(5000);
+        while (!wake_.wait_for(lock, period, [this] { return stop_; })) print();
+        if (tty_) print();
+    }
+
+    void print() const {
+        const double s = std::chrono::duration<double>(Clock::now() - start_).count();
+        const size_t done = done_, failed = failed_, tokens = tokens_;
+        const double rate = s > 0 ? tokens / s : 0.0;
+        const double eta = done > 0 ? s * static_cast<double>(total_ - done) / static_cast<double>(done) : 0.0;
+        if (tty_) {
+            const size_t width = 30, filled = total_ > 0 ? width * done / total_ : width;
+            std::fprintf(stderr, "\r[%s%s] %zu/%zu, %zu failed, %.1f t/s, ETA %.0f s ", std::string(filled, '#').c_str(),
+                         std::string(width - filled, '.').c_str(), done, total_, failed, rate, eta);
+        } else {
+            std::fprintf(stderr, "kiln: %zu/%zu done, %zu failed, %.1f generated t/s, ETA %.0f s\n", done, total_, failed,
+                         rate, eta);
+        }
+        std::fflush(stderr);
+    }
+
+    const size_t total_;
+    const bool tty_;
+    const Clock::time_point start_;
+    std::atomic<size_t> done_{0}, failed_{0}, tokens_{0};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// A request without a seed of its own gets one from the batch seed and its id, so that it
+// draws the same tokens whatever else is in the file.
+uint64_t derived_seed(uint64_t batch_seed, const std::string& id) {
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (unsigned char c : id) h = (h ^ c) * 0x100000001b3ULL;
+    uint64_t z = batch_seed + h + 0x9e3779b97f4a7c15ULL;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int batch(BatchArgs a) {
+    if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
+    const Shard shard = parse_shard(a.shard);
+    validate_generation(a.gen);
+    const uint64_t batch_seed = a.seed ? *a.seed : random_seed();
+
+    const std::string input = read_all(a.input);
+    const std::vector<std::string_view> lines = split_lines(input);
+    struct stat st {};
+    const bool resume = a.output != "-" && !a.no_resume && ::stat(a.output.c_str(), &st) == 0 &&
+                        S_ISREG(st.st_mode);  // a device or a pipe has nothing to resume from
+    const Finished finished = resume ? read_finished(a.output) : Finished{};
+
+    const auto model = open_model(a.model);
+    const Tokenizer& tok = model->tokenizer();
+    const size_t n_ctx = context_size(*model, a.ctx);
+    resolve_context(a.gen, n_ctx);
+
+    // The lines this run does: in the shard, not blank, not finished before.
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (i % shard.n != shard.k || blank(lines[i]) || finished.duplicate_lines.count(i + 1)) continue;
+        BatchLine probe;
+        try {
+            parse_batch_line(lines[i], i + 1, a.plain, a.gen, probe);
+        } catch (const Error&) {
+        }
+        if (!finished.ids.count(probe.id.dump())) todo.push_back(i);
+    }
+    if (resume) spdlog::info("{}: resuming, {} lines already done", a.output, finished.ids.size());
+
+    BatchOptions bo;
+    bo.n_ctx = n_ctx;
+    bo.n_threads = a.threads > 0 ? a.threads : physical_cores();
+    bo.n_parallel = std::max<size_t>(1, std::min(a.parallel > 0 ? a.parallel : 8, todo.size()));
+    BatchRunner runner(*model, bo);
+    spdlog::info("{} requests, {} in parallel, context {} each, KV cache {}, {} threads, seed {}", todo.size(),
+                 bo.n_parallel, n_ctx, format_bytes(runner.kv_bytes()), bo.n_threads, batch_seed);
+
+    Output out(a.output, resume);
+    std::set<std::string> seen = finished.ids;
+    std::vector<BatchLine> parsed(lines.size());
+    size_t failed = 0, next = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t generated = 0;
+    {
+        Progress progress(todo.size());
+        const auto fail = [&](size_t i, const nlohmann::json& id, const std::string& message, bool duplicate) {
+            Json j = {{"id", id}, {"line", i + 1}, {"error", message}};
+            if (duplicate) j["duplicate"] = true;
+            out.write_line(j);
+            ++failed;
+            progress.finished(true);
+        };
+        const BatchRunner::Source source = [&]() -> std::optional<BatchRequest> {
+            while (next < todo.size()) {
+                const size_t i = todo[next++];
+                BatchLine& line = parsed[i];
+                try {
+                    parse_batch_line(lines[i], i + 1, a.plain, a.gen, line);
+                } catch (const Error& e) {
+                    fail(i, line.id, e.what(), false);
+                    continue;
+                }
+                if (!seen.insert(line.id.dump()).second) {
+                    fail(i, line.id, "duplicate id " + line.id.dump(), true);
+                    continue;
+                }
+                resolve_context(line.params, n_ctx);
+                if (!line.seeded) line.params.sampler.seed = derived_seed(batch_seed, line.id.dump());
+                BatchRequest r;
+                r.key = i;
+                r.prompt = tok.encode(line.prompt, tok.add_bos());
+                if (r.prompt.empty() || line.prompt.empty()) {
+                    fail(i, line.id, "the prompt is empty", false);
+                    continue;
+                }
+                if (r.prompt.size() >= n_ctx) {
+                    fail(i, line.id,
+                         "the prompt has " + std::to_string(r.prompt.size()) +
+                             " tokens, which leaves no room in a context of " + std::to_string(n_ctx),
+                         false);
+                    continue;
+                }
+                r.params = line.params;
+                return r;
+            }
+            return std::nullopt;
+        };
+        const BatchRunner::Sink sink = [&](const BatchRequest& r, GenerationResult&& result) {
+            const BatchLine& line = parsed[r.key];
+            const double n_gen = static_cast<double>(result.tokens.size());
+            Json j = {{"id", line.id},
+                      {"line", r.key + 1},
+                      {"text", result.text},
+                      {"finish_reason", finish_reason_name(result.finish)},
+                      {"prompt_tokens", result.prompt_tokens},
+                      {"completion_tokens", result.tokens.size()},
+                      {"seed", r.params.sampler.seed}};
+            if (r.params.n_logprobs > 0) j["logprobs"] = tokens_json(tok, result.tokens);
+            j["timings"] = {{"prompt_s", result.prompt_seconds},
+                            {"generation_s", result.generation_seconds},
+                            {"generation_tokens_per_s",
+                             result.generation_seconds > 0 ? n_gen / result.generation_seconds : 0.0}};
+            out.write_line(j);
+            progress.finished(false);
+        };
+        runner.run(source, sink, [&](size_t tokens) {
+            generated += tokens;
+            progress.generated(tokens);
+        });
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spdlog::info("{} requests in {:.2f} s: {} succeeded, {} failed; {} tokens generated, {:.1f} t/s", todo.size(), s,
+                 todo.size() - failed, failed, generated, s > 0 ? generated / s : 0.0);
+    return failed > 0 ? 3 : 0;
+}
+
+}  // namespace
+
+Command add_batch_command(CLI::App& parent) {
+    auto a = std::make_shared<BatchArgs>();
+    CLI::App* app = parent.add_subcommand("batch", "Generate for every prompt of a JSONL file, continuously batched");
+    app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    add_model_options(*app, a->model);
+    app->add_option("-i,--input", a->input, "JSONL requests, one object per line (- for standard input)")->required();
+    app->add_option("-o,--output", a->output, "JSONL results, one line per request (- for standard output)")->required();
+    app->add_flag("--plain", a->plain, "The input is plain text, one prompt per line");
+    add_generation_options(*app, a->gen, a->seed);
+    app->add_option("-c,--ctx-size", a->ctx, "Context size of each sequence (0: min(4096, trained context))")
+        ->capture_default_str();
+    app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();
+    app->add_option("--parallel", a->parallel, "Sequences generated together (0: 8, or fewer when fewer requests)")
+        ->capture_default_str();
+    auto* resume = app->add_flag("--resume", a->resume, "Skip the ids the output file already has (the default)");
+    app->add_flag("--no-resume", a->no_resume, "Overwrite the output file instead")->excludes(resume);
+    app->add_option("--shard", a->shard, "K/N: only the lines whose index modulo N is K");
+    return {app, [a] { return batch(*a); }};
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,55 @@
+// Continuous batching: up to n_parallel requests advance together, one forward pass per step
+// over every active sequence; a finished request frees its slot for the next one, whose prompt
+// is prefilled in the same passes as the others' generated tokens. Each request's tokens are
+// those generate() gives for it alone: the forward pass does not mix sequences, and sampling
+// is the same Generation.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "engine/forward.h"
+#include "engine/generation.h"
+
+namespace kiln {
+
+struct BatchOptions {
+    size_t n_parallel = 8;  // sequences in flight
+    size_t n_ctx = 0;       // positions per sequence
+    size_t n_batch = 512;   // tokens per forward pass
+    int n_threads = 1;
+};
+
+struct BatchRequest {
+    size_t key = 0;             // the caller's handle
+    std::vector<Token> prompt;  // 1 to n_ctx - 1 tokens
+    GenerationParams params;    // valid, repeat_last_n resolved
+};
+
+class BatchRunner {
+public:
+    BatchRunner(const Model& model, const BatchOptions& options);
+    ~BatchRunner();
+
+    // What the KV caches of all slots take, allocated up front.
+    size_t kv_bytes() const;
+
+    using Source = std::function<std::optional<BatchRequest>()>;
+    using Sink = std::function<void(const BatchRequest& request, GenerationResult&& result)>;
+    using StepHook = std::function<void(size_t tokens_generated)>;
+    // Takes requests from next() until it returns nothing, and hands each result to done() as
+    // soon as that request finishes (so in completion order). Throws Error on a request
+    // that breaks BatchRequest's rules. after_step, when set, hears of each pass's new tokens.
+    void run(const Source& next, const Sink& done, const StepHook& after_step = {});
+
+private:
+    struct Slot;
+    const Model& model_;
+    BatchOptions options_;
+    Forward forward_;
+    std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+}  // namespace kiln

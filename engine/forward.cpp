@@ -1,0 +1,112 @@
+#include "engine/forward.h"
+
+#include <algorithm>
+
+#include "engine/error.h"
+#include "kernels/attention.h"
+#include "kernels/ops.h"
+#include "kernels/quants.h"
+
+namespace kiln {
+
+KvCache::KvCache(const LlamaConfig& config, size_t n_ctx)
+    : n_ctx_(n_ctx), layer_size_(n_ctx * config.kv_dim()),
+      k_(config.n_layer * layer_size_, 0.0f), v_(config.n_layer * layer_size_, 0.0f) {}
+
+size_t KvCache::bytes_for(const LlamaConfig& config, size_t n_ctx) {
+    return 2 * config.n_layer * n_ctx * config.kv_dim() * sizeof(float);
+}
+
+Forward::Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads)
+    : model_(model), n_batch_(n_batch), n_ctx_(n_ctx), n_threads_(n_threads) {
+    const LlamaConfig& c = model.config();
+    if (n_batch == 0) throw Error("batch size must be at least 1");
+    if (n_threads < 1) throw Error("thread count must be at least 1");
+    x_.resize(n_batch * c.n_embd);
+    xb_.resize(n_batch * c.n_embd);
+    xb2_.resize(n_batch * c.n_embd);
+    q_.resize(n_batch * c.n_embd);
+    att_.resize(n_batch * c.n_embd);
+    hb_.resize(n_batch * c.n_ff);
+    hb2_.resize(n_batch * c.n_ff);
+    scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
+}
+
+std::span<const float> Forward::run(std::span<const TokenRun> runs) {
+    const Model& m = model_;
+    const LlamaConfig& c = m.config();
+    const Isa isa = m.isa();
+    const int nt = n_threads_;
+    const size_t dim = c.n_embd, kv_dim = c.kv_dim(), q_dim = c.n_head * c.head_dim;
+    size_t n = 0;
+    for (const TokenRun& r : runs) n += r.tokens.size();
+    if (n == 0 || n > n_batch_) throw Error("a forward pass takes 1 to " + std::to_string(n_batch_) + " tokens");
+
+    const size_t embd_row = row_bytes(*type_info(static_cast<uint32_t>(m.token_embd().type)), dim);
+    const auto* embd = static_cast<const uint8_t*>(m.token_embd().data);
+    for (size_t t = 0; const TokenRun& r : runs)
+        for (Token tok : r.tokens) {
+            dequantize_row(m.token_embd().type, embd + static_cast<size_t>(tok) * embd_row, &x_[t * dim], dim);
+            ++t;
+        }
+
+    const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, kv_dim};
+    for (size_t l = 0; l < c.n_layer; ++l) {
+        const LayerWeights& w = m.layers()[l];
+
+        for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.attn_norm.data(), dim, c.norm_eps);
+        input_.set(xb_.data(), dim, n, dim);
+        // K and V land in xb2_/hb_ first and are then copied to the cache rows of their
+        // sequences; with a single run they go straight into the cache.
+        const bool direct = runs.size() == 1;
+        float* k_new = direct ? runs[0].cache->k(l) + runs[0].n_past * kv_dim : xb2_.data();
+        float* v_new = direct ? runs[0].cache->v(l) + runs[0].n_past * kv_dim : hb_.data();
+        const MatmulOutput qkv[] = {{&w.wq, q_.data(), q_dim}, {&w.wk, k_new, kv_dim}, {&w.wv, v_new, kv_dim}};
+        matmul(isa, qkv, input_, nt);
+        for (size_t t0 = 0; const TokenRun& r : runs) {
+            float* k_layer = r.cache->k(l);
+            float* v_layer = r.cache->v(l);
+            for (size_t i = 0; i < r.tokens.size(); ++i) {
+                const size_t t = t0 + i, pos = r.n_past + i;
+                float* k_row = k_layer + pos * kv_dim;
+                if (!direct) {
+                    std::copy_n(&k_new[t * kv_dim], kv_dim, k_row);
+                    std::copy_n(&v_new[t * kv_dim], kv_dim, v_layer + pos * kv_dim);
+                }
+                rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
+                rope(k_row, c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
+            }
+            attention(shape, &q_[t0 * q_dim], q_dim, r.tokens.size(), r.n_past, k_layer, v_layer, &att_[t0 * q_dim],
+                      q_dim, scores_.data(), nt);
+            t0 += r.tokens.size();
+        }
+        input_.set(att_.data(), q_dim, n, q_dim);
+        matmul(isa, w.wo, input_, xb2_.data(), dim, nt);
+        for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
+
+        for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
+        input_.set(xb_.data(), dim, n, dim);
+        const MatmulOutput gate_up[] = {{&w.w_gate, hb_.data(), c.n_ff}, {&w.w_up, hb2_.data(), c.n_ff}};
+        matmul(isa, gate_up, input_, nt);
+        for (size_t t = 0; t < n; ++t) swiglu(&hb_[t * c.n_ff], &hb2_[t * c.n_ff], c.n_ff);
+        input_.set(hb_.data(), c.n_ff, n, c.n_ff);
+        matmul(isa, w.w_down, input_, xb2_.data(), dim, nt);
+        for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
+    }
+
+    // Only the rows whose logits are wanted go through the final norm and the output matrix.
+    size_t rows = 0;
+    for (size_t t0 = 0; const TokenRun& r : runs) {
+        const size_t first = r.logits == Logits::all ? 0 : r.logits == Logits::last ? r.tokens.size() - 1 : r.tokens.size();
+        for (size_t i = first; i < r.tokens.size(); ++i, ++rows)
+            rmsnorm(&xb_[rows * dim], &x_[(t0 + i) * dim], m.output_norm().data(), dim, c.norm_eps);
+        t0 += r.tokens.size();
+    }
+    if (rows == 0) return {};
+    if (logits_.size() < rows * c.n_vocab) logits_.resize(rows * c.n_vocab);
+    input_.set(xb_.data(), dim, rows, dim);
+    matmul(isa, m.output(), input_, logits_.data(), c.n_vocab, nt);
+    return {logits_.data(), rows * c.n_vocab};
+}
+
+}  // namespace kiln

@@ -1,0 +1,299 @@
+// kiln batch: the same text as kiln run for every request, errors as lines, kill and resume.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "cmd/batch_request.h"
+#include "engine/error.h"
+#include "helpers.h"
+
+using namespace kiln::test;
+using nlohmann::json;
+
+namespace {
+
+const char* const kStarts[] = {"Once upon a time", "The little dog", "Lily and Ben", "One day", "The sun was",
+                               "Tom had a red", "In the park", "A big fish"};
+
+// 40 requests, each with its own mix of overrides.
+std::vector<json> mixed_requests() {
+    std::vector<json> requests;
+    for (int i = 0; i < 40; ++i) {
+        json r = {{"prompt", kStarts[i % 8]}, {"n_predict", 10 + (i * 7) % 50}};
+        if (i % 3 == 0) r["id"] = "req-" + std::to_string(i);
+        switch (i % 5) {
+            case 0: r["temp"] = 0; break;
+            case 1: r["seed"] = 1000 + i, r["top_k"] = 10; break;
+            case 2: r["top_p"] = 0.9, r["min_p"] = 0.1, r["stop"] = json::array({".", "!"}); break;
+            case 3:
+                r["repeat_penalty"] = 1.3, r["repeat_last_n"] = 16, r["frequency_penalty"] = 0.2;
+                r["presence_penalty"] = 0.1;
+                break;
+            case 4: r["typical"] = 0.8, r["temp"] = 1.2, r["stop"] = "the"; break;
+        }
+        requests.push_back(r);
+    }
+    return requests;
+}
+
+std::string jsonl(const std::vector<json>& lines) {
+    std::string s;
+    for (const json& j : lines) s += j.dump() + "\n";
+    return s;
+}
+
+std::vector<json> parse_jsonl(const std::string& text) {
+    std::vector<json> out;
+    size_t start = 0;
+    while (start < text.size()) {
+        const size_t end = text.find('\n', start);
+        REQUIRE(end != std::string::npos);
+        out.push_back(json::parse(text.substr(start, end - start)));
+        start = end + 1;
+    }
+    return out;
+}
+
+// The kiln run flags that mean what a request's fields mean.
+std::vector<std::string> run_flags(const json& r) {
+    static const std::map<std::string, std::string> flag = {
+        {"n_predict", "-n"}, {"temp", "--temp"}, {"top_k", "--top-k"}, {"top_p", "--top-p"}, {"min_p", "--min-p"},
+        {"typical", "--typical"}, {"repeat_penalty", "--repeat-penalty"}, {"repeat_last_n", "--repeat-last-n"},
+        {"frequency_penalty", "--frequency-penalty"}, {"presence_penalty", "--presence-penalty"}};
+    std::vector<std::string> args;
+    for (const auto& [key, value] : r.items()) {
+        if (key == "stop") {
+            for (const json& s : value.is_array() ? value : json::array({value})) {
+                args.push_back("--stop");
+                args.push_back(s.get<std::string>());
+            }
+        } else if (flag.count(key)) {
+            args.push_back(flag.at(key));
+            args.push_back(value.dump());
+        }
+    }
+    return args;
+}
+
+std::map<std::string, json> by_id(const std::vector<json>& lines) {
+    std::map<std::string, json> m;
+    for (const json& j : lines) {
+        INFO(j.dump());
+        CHECK(m.count(j["id"].dump()) == 0);
+        m[j["id"].dump()] = j;
+    }
+    return m;
+}
+
+std::vector<std::string> batch_args(const std::string& in, const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"batch", "-m", model_path("stories260K.gguf"), "-i", in, "-o", out, "-c", "256", "--seed", "7"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+}  // namespace
+
+TEST_CASE("every batch result is what kiln run gives for that request", "[batch]") {
+    const std::vector<json> requests = mixed_requests();
+    const std::string in = temp_dir() + "/mixed.jsonl";
+    write_file(in, jsonl(requests));
+
+    const std::string out8 = temp_dir() + "/mixed8.jsonl";
+    const Result r8 = run_kiln(batch_args(in, out8, {"--parallel", "8"}));
+    INFO(r8.err);
+    REQUIRE(r8.status == 0);
+    CHECK(r8.err.find("8 in parallel") != std::string::npos);
+    const auto results = by_id(parse_jsonl(read_file(out8)));
+    REQUIRE(results.size() == requests.size());
+
+    std::set<std::string> finishes;
+    for (size_t i = 0; i < requests.size(); ++i) {
+        const json& req = requests[i];
+        const json id = req.contains("id") ? req["id"] : json(i + 1);
+        REQUIRE(results.count(id.dump()) == 1);
+        const json& got = results.at(id.dump());
+        CHECK(got["line"] == i + 1);
+        if (req.contains("seed")) CHECK(got["seed"] == req["seed"]);
+        std::vector<std::string> args = {"run", "-m", model_path("stories260K.gguf"), "-p", req["prompt"], "-c", "256",
+                                         "--json", "-q", "--seed", std::to_string(got["seed"].get<uint64_t>())};
+        for (const std::string& a : run_flags(req)) args.push_back(a);
+        const Result run = run_kiln(args);
+        REQUIRE(run.status == 0);
+        const json want = json::parse(run.out);
+        INFO("request " << req.dump());
+        CHECK(got["text"] == want["text"]);
+        CHECK(got["finish_reason"] == want["finish_reason"]);
+        CHECK(got["completion_tokens"] == want["completion_tokens"]);
+        finishes.insert(got["finish_reason"].get<std::string>());
+    }
+    CHECK(finishes.count("stop") == 1);  // the mix exercises more than one way to end
+    CHECK(finishes.count("length") == 1);
+
+    // One at a time on one thread: the same results.
+    const std::string out1 = temp_dir() + "/mixed1.jsonl";
+    const Result r1 = run_kiln(batch_args(in, out1, {"--parallel", "1", "-t", "1"}));
+    REQUIRE(r1.status == 0);
+    const auto serial = by_id(parse_jsonl(read_file(out1)));
+    REQUIRE(serial.size() == results.size());
+    for (const auto& [id, j] : results) {
+        INFO(id);
+        CHECK(serial.at(id)["text"] == j["text"]);
+        CHECK(serial.at(id)["finish_reason"] == j["finish_reason"]);
+        CHECK(serial.at(id)["seed"] == j["seed"]);
+    }
+}
+
+TEST_CASE("a killed batch resumes where it stopped and ends as an uninterrupted one", "[batch]") {
+    std::vector<json> requests;
+    for (int i = 0; i < 40; ++i) requests.push_back({{"prompt", kStarts[i % 8]}, {"n_predict", 200}, {"ignore_eos", true}});
+    const std::string in = temp_dir() + "/long.jsonl";
+    write_file(in, jsonl(requests));
+    const std::vector<std::string> flags = {"--parallel", "2", "-t", "1"};
+
+    const std::string whole = temp_dir() + "/long-whole.jsonl";
+    REQUIRE(run_kiln(batch_args(in, whole, flags)).status == 0);
+    const auto expected = by_id(parse_jsonl(read_file(whole)));
+    REQUIRE(expected.size() == 40);
+
+    const std::string out = temp_dir() + "/long-killed.jsonl";
+    const Result killed = run_kiln_killed(batch_args(in, out, flags), [&] {
+        std::ifstream f(out);
+        return std::count(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>(), '\n') >= 6;
+    });
+    CHECK(killed.signal == SIGKILL);
+    const size_t before = parse_jsonl(read_file(out)).size();
+    CHECK(before >= 6);
+    CHECK(before < 40);
+
+    const Result resumed = run_kiln(batch_args(in, out, flags));
+    INFO(resumed.err);
+    REQUIRE(resumed.status == 0);
+    CHECK(resumed.err.find("resuming") != std::string::npos);
+    const auto got = by_id(parse_jsonl(read_file(out)));
+    REQUIRE(got.size() == 40);
+    for (const auto& [id, j] : expected) {
+        INFO(id);
+        CHECK(got.at(id)["text"] == j["text"]);
+        CHECK(got.at(id)["finish_reason"] == j["finish_reason"]);
+    }
+
+    // A last line cut in the middle (a kill during a write) is dropped and redone.
+    const std::string text = read_file(whole);
+    size_t cut = 0;
+    for (int i = 0; i < 3; ++i) cut = text.find('\n', cut) + 1;
+    const std::string partial = temp_dir() + "/long-partial.jsonl";
+    write_file(partial, text.substr(0, cut + 40));
+    const Result redone = run_kiln(batch_args(in, partial, flags));
+    REQUIRE(redone.status == 0);
+    CHECK(redone.err.find("half-written") != std::string::npos);
+    const auto all = by_id(parse_jsonl(read_file(partial)));
+    CHECK(all.size() == 40);
+    for (const auto& [id, j] : expected) CHECK(all.at(id)["text"] == j["text"]);
+}
+
+TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") {
+    const std::string long_prompt(2000, 'a');
+    const std::string input = "{\"prompt\": \"Once upon a time\", \"n_predict\": 8}\n"
+                              "this is not json\n"
+                              "{\"id\": \"no-prompt\", \"n_predict\": 8}\n"
+                              "{\"id\": \"long\", \"prompt\": \"" + long_prompt + "\"}\n"
+                              "{\"id\": \"hot\", \"prompt\": \"The dog\", \"temp\": \"hot\"}\n"
+                              "\n"
+                              "{\"prompt\": \"The dog\", \"n_predict\": 8, \"top_p\": 2}\n"
+                              "{\"prompt\": \"The cat\", \"n_predict\": 8, \"max_tokens\": 3}\n"
+                              "[1, 2]\n"
+                              "{\"id\": \"last\", \"prompt\": \"The cat\", \"n_predict\": 8}";  // no final newline
+    const std::string in = temp_dir() + "/bad.jsonl", out = temp_dir() + "/bad-out.jsonl";
+    write_file(in, input);
+    const Result r = run_kiln(batch_args(in, out, {"-c", "64"}));
+    INFO(r.err);
+    CHECK(r.status == 3);
+    CHECK(r.err.find("7 failed") != std::string::npos);
+    const auto got = by_id(parse_jsonl(read_file(out)));
+    REQUIRE(got.size() == 9);  // the blank line is skipped
+    const auto error_of = [&](const json& id) { return got.at(id.dump()).value("error", std::string()); };
+    CHECK(error_of(2) == "not valid JSON");
+    CHECK(error_of("no-prompt") == "no \"prompt\"");
+    CHECK(error_of("long").find("leaves no room in a context of 64") != std::string::npos);
+    CHECK(error_of("hot") == "\"temp\" must be a number");
+    CHECK(error_of(7).find("top-p") != std::string::npos);
+    CHECK(error_of(8) == "unknown field \"max_tokens\"");
+    CHECK(error_of(9) == "not a JSON object");
+    for (const json id : {json(1), json("last")}) {
+        CHECK(error_of(id).empty());
+        CHECK(got.at(id.dump())["completion_tokens"] == 8);
+    }
+    CHECK(got.at("\"long\"")["line"] == 4);
+}
+
+TEST_CASE("plain prompts, standard input and output, shards", "[batch]") {
+    const std::string input = "Once upon a time\nThe little dog\nLily and Ben\nOne day\n";
+    const std::vector<std::string> base = {"batch", "-m", model_path("stories260K.gguf"), "-i", "-", "-o", "-",
+                                           "--plain", "-n", "6", "--temp", "0", "-q"};
+    const Result all = run_kiln(base, input);
+    INFO(all.err);
+    REQUIRE(all.status == 0);
+    const auto lines = by_id(parse_jsonl(all.out));
+    CHECK(lines.size() == 4);
+
+    std::map<std::string, json> merged;
+    for (const char* shard : {"0/2", "1/2"}) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), {"--shard", shard});
+        const Result r = run_kiln(args, input);
+        REQUIRE(r.status == 0);
+        const auto part = by_id(parse_jsonl(r.out));
+        CHECK(part.size() == 2);
+        for (const auto& [id, j] : part) merged[id] = j;
+    }
+    REQUIRE(merged.size() == 4);
+    for (const auto& [id, j] : lines) CHECK(merged.at(id)["text"] == j["text"]);
+    CHECK(run_kiln({"batch", "-m", model_path("stories260K.gguf"), "-i", "-", "-o", "-", "--shard", "2/2"}).status == 1);
+}
+
+TEST_CASE("batch output that cannot be written is an error, not lost silently", "[batch]") {
+    const std::string in = temp_dir() + "/one.jsonl";
+    write_file(in, "{\"prompt\": \"Once upon a time\", \"n_predict\": 4}\n");
+    const Result full = run_kiln({"batch", "-m", model_path("stories260K.gguf"), "-i", in, "-o", "/dev/full"});
+    CHECK(full.status == 1);
+    CHECK(full.err.find("/dev/full: cannot write") != std::string::npos);
+    const Result dir = run_kiln({"batch", "-m", model_path("stories260K.gguf"), "-i", in, "-o", temp_dir() + "/no/such/dir/out.jsonl"});
+    CHECK(dir.status == 1);
+    CHECK(dir.err.find("cannot open for writing") != std::string::npos);
+}
+
+TEST_CASE("a batch line's overrides are parsed and checked", "[batch]") {
+    using kiln::cli::BatchLine;
+    kiln::GenerationParams defaults;
+    defaults.n_predict = 50;
+    BatchLine line;
+    kiln::cli::parse_batch_line(R"({"id": "x", "prompt": "hi", "temp": 0.5, "top_k": 3, "stop": "END", "seed": 9, "logprobs": 2})",
+                                4, false, defaults, line);
+    CHECK(line.id == "x");
+    CHECK(line.prompt == "hi");
+    CHECK(line.params.n_predict == 50);
+    CHECK(line.params.sampler.temp == 0.5f);
+    CHECK(line.params.sampler.top_k == 3);
+    CHECK(line.params.stops == std::vector<std::string>{"END"});
+    CHECK(line.seeded);
+    CHECK(line.params.sampler.seed == 9);
+    CHECK(line.params.n_logprobs == 2);
+
+    kiln::cli::parse_batch_line("just text {", 5, true, defaults, line);
+    CHECK(line.id == 5);
+    CHECK(line.prompt == "just text {");
+    CHECK_FALSE(line.seeded);
+
+    for (const char* bad : {R"({"prompt": "x", "top_k": 1.5})", R"({"prompt": "x", "seed": -1})",
+                            R"({"prompt": "x", "n_predict": 99999999999999})", R"({"prompt": "x", "stop": [1]})",
+                            R"({"prompt": "x", "id": [1]})", R"({"prompt": 3})", R"({"prompt": "x", "temp": -1})",
+                            R"({"prompt": "x", "ignore_eos": 1})", "{\"prompt\": \"\xff\"}"}) {
+        INFO(bad);
+        CHECK_THROWS_AS(kiln::cli::parse_batch_line(bad, 1, false, defaults, line), kiln::Error);
+    }
+}
