@@ -44,6 +44,8 @@ std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     spdlog::debug("kernels: {}", isa_name(options.isa));
     auto model = Model::load(args.path, options);
     spdlog::debug("weights {}", model->gguf().copied() ? "copied into huge-page memory" : "mapped from the file");
+    if (model->repacked_bytes() > 0)
+        spdlog::debug("{} of weights rearranged for the AMX kernels", format_bytes(model->repacked_bytes()));
     return model;
 }
 

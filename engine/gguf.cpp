@@ -235,7 +235,7 @@ GgufFile GgufFile::parse(const uint8_t* data, size_t size) {
 }
 
 GgufFile GgufFile::open(const std::string& path, FileLoad load) {
-    auto file = std::make_shared<const MappedFile>(path, load);
+    auto file = std::make_shared<MappedFile>(path, load);
     try {
         GgufFile f = parse(file->data(), file->size());
         f.file_ = std::move(file);
@@ -243,6 +243,15 @@ GgufFile GgufFile::open(const std::string& path, FileLoad load) {
     } catch (const Error& e) {
         throw Error(path + ": " + e.what());
     }
+}
+
+uint8_t* GgufFile::writable(const GgufTensor& t) const {
+    uint8_t* base = file_ != nullptr ? file_->writable() : nullptr;
+    return base == nullptr ? nullptr : base + (t.data - file_->data());
+}
+
+void GgufFile::seal() const {
+    if (file_ != nullptr) file_->seal();
 }
 
 const GgufValue* GgufFile::find(std::string_view key) const {

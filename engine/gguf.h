@@ -63,6 +63,9 @@ public:
     uint32_t alignment() const { return alignment_; }
     size_t file_size() const { return size_; }
     bool copied() const { return file_ != nullptr && file_->copied(); }  // see MappedFile
+    // A tensor's bytes, writable while the file is a copy not yet sealed; else nullptr.
+    uint8_t* writable(const GgufTensor& t) const;
+    void seal() const;
     const std::map<std::string, GgufValue, std::less<>>& metadata() const { return metadata_; }
     const std::vector<GgufTensor>& tensors() const { return tensors_; }
 
@@ -79,7 +82,7 @@ public:
     std::optional<std::vector<int64_t>> get_int_array(std::string_view key) const;
 
 private:
-    std::shared_ptr<const MappedFile> file_;  // null when parsing caller-owned bytes
+    std::shared_ptr<MappedFile> file_;  // null when parsing caller-owned bytes
     size_t size_ = 0;
     uint32_t version_ = 0;
     uint32_t alignment_ = 32;

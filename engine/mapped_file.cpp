@@ -77,9 +77,13 @@ MappedFile::MappedFile(const std::string& path, FileLoad load) {
         done += static_cast<size_t>(n);
     }
     ::close(fd);
-    ::mprotect(p, size_, PROT_READ);
     data_ = static_cast<const uint8_t*>(p);
     copied_ = true;
+}
+
+void MappedFile::seal() {
+    if (copied_ && !sealed_) ::mprotect(const_cast<uint8_t*>(data_), size_, PROT_READ);
+    sealed_ = true;
 }
 
 MappedFile::~MappedFile() {

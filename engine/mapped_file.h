@@ -22,11 +22,15 @@ public:
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
     bool copied() const { return copied_; }
+    // A copy stays writable, for rearranging weights in place, until sealed (read-only).
+    uint8_t* writable() const { return copied_ && !sealed_ ? const_cast<uint8_t*>(data_) : nullptr; }
+    void seal();
 
 private:
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     bool copied_ = false;
+    bool sealed_ = false;
 };
 
 }  // namespace kiln

@@ -120,10 +120,35 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
             w.w_down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
             m->layers_.push_back(std::move(w));
         }
+        m->repack();
     } catch (const std::runtime_error& e) {
         throw Error(path + ": " + e.what());
     }
+    m->gguf_.seal();
     return m;
+}
+
+void Model::repack() {
+    // The AMX kernels want Q8_0 and Q4_0 in strips; rearranging needs the weights in memory
+    // of our own (the copy), and leaves the token embeddings, read by rows, alone.
+    if (isa_ != Isa::amx || !gguf_.copied()) return;
+    std::vector<WeightMatrix*> matrices;
+    if (output_.data != token_embd_.data) matrices.push_back(&output_);
+    for (LayerWeights& l : layers_)
+        for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(w);
+    size_t bytes = 0;
+    for (WeightMatrix* w : matrices) {
+        if (!can_repack(w->type, w->n_rows)) continue;
+        const GgufTensor* t = nullptr;
+        for (const GgufTensor& candidate : gguf_.tensors())
+            if (candidate.data == w->data) t = &candidate;
+        uint8_t* data = t != nullptr ? gguf_.writable(*t) : nullptr;
+        if (data == nullptr) continue;
+        repack_strips16(w->type, data, w->n_rows, w->n_cols);
+        w->layout = Layout::strips16;
+        bytes += t->n_bytes;
+    }
+    repacked_bytes_ = bytes;
 }
 
 size_t Model::weight_bytes() const {

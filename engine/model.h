@@ -63,9 +63,12 @@ public:
     size_t bytes_per_token() const;
     // Bytes of a KV cache holding n_ctx positions.
     size_t kv_cache_bytes(size_t n_ctx) const;
+    // Bytes of weights rearranged at load for the AMX kernels (kernels/repack.h).
+    size_t repacked_bytes() const { return repacked_bytes_; }
 
 private:
     Model() = default;
+    void repack();
 
     GgufFile gguf_;
     LlamaConfig config_;
@@ -75,6 +78,7 @@ private:
     std::vector<LayerWeights> layers_;
     std::vector<float> output_norm_;
     WeightMatrix output_{};
+    size_t repacked_bytes_ = 0;
 };
 
 // The tokenizer a GGUF file describes (tokenizer.ggml.*). Throws Error.

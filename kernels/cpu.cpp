@@ -9,6 +9,8 @@
 
 namespace kiln {
 
+bool amx_enable();  // kernels/matmul_amx.cpp
+
 bool isa_supported(Isa isa) {
     switch (isa) {
         case Isa::scalar: return true;
@@ -19,11 +21,15 @@ bool isa_supported(Isa isa) {
             return isa_supported(Isa::avx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512vnni");
+        case Isa::amx:
+            return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512dq") &&
+                   __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") && amx_enable();
     }
     return false;
 }
 
 Isa detect_isa() {
+    if (isa_supported(Isa::amx)) return Isa::amx;
     if (isa_supported(Isa::avx512)) return Isa::avx512;
     if (isa_supported(Isa::avx2)) return Isa::avx2;
     return Isa::scalar;
@@ -33,6 +39,7 @@ std::optional<Isa> parse_isa(std::string_view name) {
     if (name == "scalar") return Isa::scalar;
     if (name == "avx2") return Isa::avx2;
     if (name == "avx512") return Isa::avx512;
+    if (name == "amx") return Isa::amx;
     return std::nullopt;
 }
 
@@ -41,6 +48,7 @@ const char* isa_name(Isa isa) {
         case Isa::scalar: return "scalar";
         case Isa::avx2: return "avx2";
         case Isa::avx512: return "avx512";
+        case Isa::amx: return "amx";
     }
     return "?";
 }

@@ -27,11 +27,17 @@ void float_tile(KILN_MATMUL_TILE_ARGS) {
 
 }  // namespace
 
-MatmulKernel matmul_kernel(DType type, Isa isa) {
+MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
+    if (layout == Layout::strips16) {
+        if (isa != Isa::amx) return {DType::Q8_0, nullptr};
+        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx};
+        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx};
+        return {DType::Q8_0, nullptr};
+    }
     struct Entry {
         DType type;
         DType act;
-        MatmulTileFn fn[3];  // indexed by Isa
+        MatmulTileFn fn[4];  // indexed by Isa; amx falls back to avx512 where it has no kernel
     };
     static constexpr Entry table[] = {
         {DType::F32, DType::F32, {float_tile<dot_rows_f32_scalar>, float_tile<dot_rows_f32_avx2>, float_tile<dot_rows_f32_avx512>}},
@@ -44,7 +50,10 @@ MatmulKernel matmul_kernel(DType type, Isa isa) {
         {DType::Q6_K, DType::Q8_K, {matmul_tile_q6_k_scalar, matmul_tile_q6_k_avx2, matmul_tile_q6_k_avx512}},
     };
     for (const Entry& e : table)
-        if (e.type == type) return {e.act, e.fn[static_cast<int>(isa)]};
+        if (e.type == type) {
+            const auto i = static_cast<size_t>(isa);
+            return {e.act, e.fn[i] != nullptr ? e.fn[i] : e.fn[static_cast<size_t>(Isa::avx512)]};
+        }
     return {DType::F32, nullptr};
 }
 
@@ -75,7 +84,7 @@ void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ld
 
 void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int n_threads) {
     // A block of rows stays in cache while every token passes over it.
-    constexpr size_t kBlockRows = 16, kMaxOutputs = 4;
+    constexpr size_t kBlockRows = kStripRows, kMaxOutputs = 4;  // a strips16 kernel takes whole strips
     struct Job {
         MatmulTileFn tile;
         const uint8_t* w;
@@ -91,7 +100,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
     size_t n_blocks = 0, work = 0;
     for (size_t j = 0; j < n_jobs; ++j) {
         const WeightMatrix& w = *outputs[j].w;
-        const MatmulKernel k = matmul_kernel(w.type, isa);
+        const MatmulKernel k = matmul_kernel(w.type, isa, w.layout);
         size_t x_stride = 0;
         const uint8_t* x = in.rows(k.act_type, x_stride);
         jobs[j] = {k.tile, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/cpu.h"
+#include "kernels/repack.h"
 #include "kernels/types.h"
 
 namespace kiln {
@@ -26,7 +27,7 @@ struct MatmulKernel {
     MatmulTileFn tile;  // nullptr when kiln has no kernel for the type
 };
 
-MatmulKernel matmul_kernel(DType type, Isa isa);
+MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout = Layout::rows);
 
 // One matmul input: float rows, converted on first use into each activation type a
 // kernel asks for, so that matrices sharing an input (Q, K, V) quantize it once.
@@ -53,6 +54,7 @@ struct WeightMatrix {
     DType type;
     size_t n_rows;  // output features
     size_t n_cols;  // input features
+    Layout layout = Layout::rows;
 };
 
 // y[t * ldy + r] = dot(row r of w, input row t), parallel over rows with up to n_threads.

@@ -31,4 +31,8 @@ KILN_QUANT_TILE(q5_k);
 KILN_QUANT_TILE(q6_k);
 #undef KILN_QUANT_TILE
 
+// Strips of 16 rows on AMX (kernels/matmul_amx.cpp, kernels/repack.h).
+void matmul_tile_q8_0_strips_amx(KILN_MATMUL_TILE_ARGS);
+void matmul_tile_q4_0_strips_amx(KILN_MATMUL_TILE_ARGS);
+
 }  // namespace kiln

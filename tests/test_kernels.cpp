@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quants.h"
+#include "kernels/repack.h"
 
 using namespace kiln;
 
@@ -19,7 +20,7 @@ const DType kAllTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0,
 
 std::vector<Isa> isas() {
     std::vector<Isa> out;
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512})
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
         if (isa_supported(i)) out.push_back(i);
     return out;
 }
@@ -151,6 +152,49 @@ TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and
                 const std::vector<float> single = run_matmul(isa, type, w, rows, n, xt, 1, 1);
                 INFO(info(type).name << " " << isa_name(isa) << " token " << t);
                 CHECK(std::memcmp(single.data(), &batched[t * rows], rows * 4) == 0);
+            }
+        }
+    }
+}
+
+TEST_CASE("AMX kernels on repacked strips: every batch size gives the one-token result bit for bit", "[kernels][amx]") {
+    if (!isa_supported(Isa::amx)) {
+        WARN("SKIPPED: this CPU (or kernel) has no AMX");
+        return;
+    }
+    std::mt19937 rng(11);
+    const size_t rows = 48;
+    for (DType type : {DType::Q8_0, DType::Q4_0}) {
+        for (size_t n : {size_t{32}, size_t{96}, size_t{2048 + 64}, size_t{5632}}) {  // 5632: past one 64-block chunk
+            Weights w = random_weights(type, rows, n, rng);
+            const Weights plain = w;
+            repack_strips16(type, w.bytes.data(), rows, n);
+            const size_t max_tokens = 37;
+            const std::vector<float> x = normal_floats(max_tokens * n, rng);
+            MatmulInput in;
+            const auto run = [&](const float* xs, size_t tokens, int threads) {
+                in.set(xs, n, tokens, n);
+                std::vector<float> y(tokens * rows);
+                matmul(Isa::amx, WeightMatrix{w.bytes.data(), type, rows, n, Layout::strips16}, in, y.data(), rows, threads);
+                return y;
+            };
+            std::vector<std::vector<float>> single;
+            for (size_t t = 0; t < max_tokens; ++t) single.push_back(run(&x[t * n], 1, 1));
+            // Within rounding of the scalar kernel on the row-major original.
+            for (size_t t = 0; t < max_tokens; t += 9) {
+                const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
+                const std::vector<float> ref = run_matmul(Isa::scalar, type, plain, rows, n, xt, 1, 1);
+                for (size_t r = 0; r < rows; ++r) {
+                    INFO(info(type).name << " n=" << n << " token " << t << " row " << r);
+                    CHECK(std::fabs(single[t][r] - ref[r]) <= 1e-5 * (std::fabs(ref[r]) + std::sqrt(double(n))));
+                }
+            }
+            for (size_t tokens : {2, 3, 4, 5, 16, 17, 37}) {
+                const std::vector<float> batched = run(x.data(), tokens, 2);
+                for (size_t t = 0; t < tokens; ++t) {
+                    INFO(info(type).name << " n=" << n << ", " << tokens << " tokens, token " << t);
+                    CHECK(std::memcmp(single[t].data(), &batched[t * rows], rows * 4) == 0);
+                }
             }
         }
     }

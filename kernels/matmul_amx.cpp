@@ -1,0 +1,214 @@
+// Q8_0 and Q4_0 weights in strips of 16 rows (kernels/repack.h) against Q8_0 activations, for
+// the `amx` level. Per 32-element block, the exact integer dot products of the 16 rows with
+// each token come from one AMX tile product (A = up to 16 tokens' levels, loaded straight
+// from the activation rows; B = the strip's levels, as repacked; C = tokens x 16 int32) or,
+// for one to three tokens, from VNNI dot products; then each block's scales apply in float
+// and blocks add up in order. Both ways give the same sums and the same float steps, so a
+// token's result never depends on its batch.
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <type_traits>
+#include <cstring>
+#include <utility>
+
+#include "kernels/matmul_kernels.h"
+#include "kernels/quants.h"
+#include "kernels/repack.h"
+
+namespace kiln {
+
+bool amx_enable() {
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureTileData = 18;  // from <asm/prctl.h>
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureTileData) == 0;
+}
+
+// GCC's own intrinsic headers trip these in target regions.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8")
+
+namespace {
+
+constexpr size_t kTokens = 16;    // tokens per tile product
+constexpr size_t kChunk = 64;     // blocks unpacked at a time: 32 KiB of tiles
+constexpr size_t kAmxTokens = 4;  // fewer tokens take VNNI dot products instead (the same sums)
+constexpr size_t kPrefetchFar = 12288, kPrefetchNear = 1024;
+
+struct alignas(64) TileConfig {
+    uint8_t palette = 1;
+    uint8_t start_row = 0;
+    uint8_t reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+};
+
+// Tile 0: C (tokens x 16 int32); 1: A (tokens x 32 int8); 2: B (8 x 64 int8).
+void configure(size_t tokens) {
+    TileConfig c;
+    c.rows[0] = static_cast<uint8_t>(tokens), c.colsb[0] = 64;
+    c.rows[1] = static_cast<uint8_t>(tokens), c.colsb[1] = 32;
+    c.rows[2] = 8, c.colsb[2] = 64;
+    _tile_loadconfig(&c);
+}
+
+// How a strip's block holds its levels (see kernels/repack.h). levels() gives the eight
+// groups of four levels as unsigned bytes, `offset` more than the signed levels;
+// signed_levels() gives them as signed bytes for the tile product.
+struct Q8_0Strip {
+    using Block = BlockQ8_0;
+    static constexpr int offset_shift = 7;  // 128
+    static void levels(const uint8_t* q, __m512i g[8]) {
+        for (int k = 0; k < 8; ++k)
+            g[k] = _mm512_xor_si512(_mm512_loadu_si512(q + 64 * k), _mm512_set1_epi8(static_cast<char>(0x80)));
+    }
+};
+struct Q4_0Strip {
+    using Block = BlockQ4_0;
+    static constexpr int offset_shift = 3;  // 8
+    static void levels(const uint8_t* q, __m512i g[8]) {
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        for (int j = 0; j < 4; ++j) {
+            const __m512i z = _mm512_loadu_si512(q + 64 * j);
+            g[j] = _mm512_and_si512(z, low4);
+            g[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
+        }
+    }
+};
+
+inline __m512 strip_scales(const uint8_t* block) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
+}
+
+inline float act_scale(const uint8_t* x, size_t x_stride, size_t t, size_t b) {
+    return _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x + t * x_stride)[b].d);
+}
+
+// A few tokens: per block, the 16 rows' exact integer sums from VNNI dot products against
+// each activation group broadcast, the offset taken out through the activations' sum.
+template <class L, size_t T>
+void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_stride, float* y, size_t ldy) {
+    constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512 acc[T];
+    for (size_t t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* s = w + b * kBytes;
+        for (size_t off = 0; off < kBytes; off += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
+            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchNear + off, _MM_HINT_T0);
+        }
+        __m512i g[8];
+        L::levels(s + 32, g);
+        const __m512 dw = strip_scales(s);
+        for (size_t t = 0; t < T; ++t) {
+            const int8_t* xq = reinterpret_cast<const BlockQ8_0*>(x + t * x_stride)[b].qs;
+            __m512i iw[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            __m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+            for (int k = 0; k < 8; ++k) {
+                int32_t group;
+                std::memcpy(&group, xq + 4 * k, 4);
+                const __m512i xk = _mm512_set1_epi32(group);
+                iw[k & 1] = _mm512_dpbusd_epi32(iw[k & 1], g[k], xk);
+                is[k & 1] = _mm512_dpbusd_epi32(is[k & 1], ones, xk);
+            }
+            const __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(iw[0], iw[1]),
+                                                 _mm512_slli_epi32(_mm512_add_epi32(is[0], is[1]), L::offset_shift));
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, t, b))),
+                                     _mm512_cvtepi32_ps(sum), acc[t]);
+        }
+    }
+    for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+// The signed levels of blocks [b0, b0 + nb) in tile order, for Q4_0 (Q8_0's are in memory).
+template <class L>
+void unpack_chunk(const uint8_t* w, size_t b0, size_t nb, int8_t* tiles) {
+    constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
+    const __m512i offset = _mm512_set1_epi8(static_cast<char>(1 << L::offset_shift));
+    for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* s = w + (b0 + b) * kBytes;
+        for (size_t off = 0; off < kBytes; off += 64)
+            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
+        __m512i g[8];
+        L::levels(s + 32, g);
+        for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tiles + b * 512 + 64 * k, _mm512_sub_epi8(g[k], offset));
+    }
+}
+
+// A group of T tokens against blocks [b0, b0 + nb): one tile product per block, then the
+// scales in float. acc[t] holds the 16 rows' sums for token t, carried across chunks
+// through y (a float stored and loaded again is unchanged).
+template <class L, size_t T>
+void strip_amx(const uint8_t* w, const int8_t* tiles, size_t b0, size_t nb, const uint8_t* x, size_t x_stride, float* y,
+               size_t ldy) {
+    constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
+    alignas(64) int32_t c[kTokens * 16];
+    __m512 acc[T];
+    for (size_t t = 0; t < T; ++t) acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + t * ldy);
+    for (size_t b = 0; b < nb; ++b) {
+        const uint8_t* s = w + (b0 + b) * kBytes;
+        _tile_loadd(1, x + (b0 + b) * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs), static_cast<long>(x_stride));
+        if constexpr (std::is_same_v<L, Q8_0Strip>) _tile_loadd(2, s + 32, 64);
+        else _tile_loadd(2, tiles + b * 512, 64);
+        _tile_zero(0);
+        _tile_dpbssd(0, 1, 2);
+        _tile_stored(0, c, 64);
+        const __m512 dw = strip_scales(s);
+        for (size_t t = 0; t < T; ++t)
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, t, b0 + b))),
+                                     _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t)), acc[t]);
+    }
+    for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
+}
+
+template <class L>
+using AmxGroupFn = void (*)(const uint8_t*, const int8_t*, size_t, size_t, const uint8_t*, size_t, float*, size_t);
+
+template <class L, size_t... T>
+constexpr std::array<AmxGroupFn<L>, sizeof...(T)> amx_groups(std::index_sequence<T...>) {
+    return {strip_amx<L, T + 1>...};
+}
+
+// One strip of 16 rows (n_rows is always 16: strips16 matrices have whole strips).
+template <class L>
+void tile_strips(KILN_MATMUL_TILE_ARGS) {
+    (void)row_bytes, (void)n_rows;
+    const size_t n_blocks = n / 32;
+    if (n_tokens < kAmxTokens) {
+        for (size_t t = 0; t < n_tokens; t += 2) {
+            if (n_tokens - t >= 2) strip_vnni<L, 2>(w, n_blocks, x + t * x_stride, x_stride, y + t * ldy, ldy);
+            else strip_vnni<L, 1>(w, n_blocks, x + t * x_stride, x_stride, y + t * ldy, ldy);
+        }
+        return;
+    }
+    static constexpr auto groups = amx_groups<L>(std::make_index_sequence<kTokens>());
+    alignas(64) int8_t tiles[std::is_same_v<L, Q8_0Strip> ? 64 : kChunk * 512];
+    size_t configured = 0;
+    for (size_t b0 = 0; b0 < n_blocks; b0 += kChunk) {
+        const size_t nb = std::min(kChunk, n_blocks - b0);
+        if constexpr (!std::is_same_v<L, Q8_0Strip>) unpack_chunk<L>(w, b0, nb, tiles);
+        for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
+            const size_t tg = std::min(kTokens, n_tokens - t0);
+            if (tg != configured) configure(configured = tg);
+            groups[tg - 1](w, tiles, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
+        }
+    }
+}
+
+}  // namespace
+
+void matmul_tile_q8_0_strips_amx(KILN_MATMUL_TILE_ARGS) {
+    tile_strips<Q8_0Strip>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+void matmul_tile_q4_0_strips_amx(KILN_MATMUL_TILE_ARGS) {
+    tile_strips<Q4_0Strip>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+
+#pragma GCC pop_options
+
+}  // namespace kiln

@@ -1,0 +1,49 @@
+#include "kernels/repack.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/quants.h"
+
+namespace kiln {
+
+bool can_repack(DType type, size_t n_rows) {
+    return (type == DType::Q8_0 || type == DType::Q4_0) && n_rows % kStripRows == 0 && n_rows > 0;
+}
+
+namespace {
+
+// One strip: rows (row_bytes apart, in `rows`) into `out` block by block.
+template <class Block>
+void repack_strip(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    constexpr size_t kGroups = sizeof(Block::qs) / 4;
+    for (size_t b = 0; b < n_blocks; ++b) {
+        for (size_t r = 0; r < kStripRows; ++r) {
+            const auto* blk = reinterpret_cast<const Block*>(rows + r * row_bytes) + b;
+            std::memcpy(out + 2 * r, &blk->d, 2);
+            for (size_t g = 0; g < kGroups; ++g) std::memcpy(out + 32 + g * 64 + 4 * r, blk->qs + 4 * g, 4);
+        }
+        out += kStripRows * sizeof(Block);
+    }
+}
+
+}  // namespace
+
+void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
+    const TypeInfo& info = *type_info(static_cast<uint32_t>(type));
+    const size_t rb = row_bytes(info, n_cols), n_blocks = n_cols / info.block_elems, strip = kStripRows * rb;
+    const auto n_strips = static_cast<long>(n_rows / kStripRows);
+#pragma omp parallel
+    {
+        std::vector<uint8_t> copy(strip);
+#pragma omp for schedule(static)
+        for (long s = 0; s < n_strips; ++s) {
+            uint8_t* p = data + static_cast<size_t>(s) * strip;
+            std::memcpy(copy.data(), p, strip);
+            if (type == DType::Q8_0) repack_strip<BlockQ8_0>(copy.data(), rb, n_blocks, p);
+            else repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
+        }
+    }
+}
+
+}  // namespace kiln
