@@ -40,9 +40,9 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
         MatmulTileFn fn[4];  // indexed by Isa; amx falls back to avx512 where it has no kernel
     };
     static constexpr Entry table[] = {
-        {DType::F32, DType::F32, {float_tile<dot_rows_f32_scalar>, float_tile<dot_rows_f32_avx2>, float_tile<dot_rows_f32_avx512>}},
-        {DType::F16, DType::F32, {float_tile<dot_rows_f16_scalar>, float_tile<dot_rows_f16_avx2>, float_tile<dot_rows_f16_avx512>}},
-        {DType::BF16, DType::F32, {float_tile<dot_rows_bf16_scalar>, float_tile<dot_rows_bf16_avx2>, float_tile<dot_rows_bf16_avx512>}},
+        {DType::F32, DType::F32, {float_tile<dot_rows_f32_scalar>, float_tile<dot_rows_f32_avx2>, matmul_tile_f32_avx512}},
+        {DType::F16, DType::F32, {float_tile<dot_rows_f16_scalar>, float_tile<dot_rows_f16_avx2>, matmul_tile_f16_avx512}},
+        {DType::BF16, DType::F32, {float_tile<dot_rows_bf16_scalar>, float_tile<dot_rows_bf16_avx2>, matmul_tile_bf16_avx512}},
         {DType::Q8_0, DType::Q8_0, {matmul_tile_q8_0_scalar, matmul_tile_q8_0_avx2, matmul_tile_q8_0_avx512}},
         {DType::Q4_0, DType::Q8_0, {matmul_tile_q4_0_scalar, matmul_tile_q4_0_avx2, matmul_tile_q4_0_avx512}},
         {DType::Q4_K, DType::Q8_K, {matmul_tile_q4_k_scalar, matmul_tile_q4_k_avx2, matmul_tile_q4_k_avx512}},

@@ -1,16 +1,20 @@
-// Row dot products for the unquantized weight types F32, F16 and BF16: a scalar
-// reference and AVX2 / AVX-512 versions. Each ISA region converts 8 or 16 weights
-// to floats and keeps one accumulator per row, reduced once at the end.
+// Products with the unquantized weight types F32, F16 and BF16: a scalar reference and AVX2
+// row dot products, and AVX-512 tiles of rows x tokens. Each ISA region converts 8 or 16
+// weights to floats and keeps one accumulator per row and token, reduced once at the end.
 #include <immintrin.h>
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 
 #include "kernels/fp16.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/repack.h"
 
 namespace kiln {
 
@@ -155,44 +159,87 @@ struct Avx512BF16 {
     }
 };
 
-template <class Load, size_t R>
-void dot_rows_avx512_n(const uint8_t* w, size_t row_bytes, const float* x, size_t n, float* out) {
-    __m512 acc[R];
-    for (size_t r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        const __m512 xv = _mm512_loadu_ps(x + i);
-        for (size_t r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(Load::load(w + r * row_bytes, i, 0xffff), xv, acc[r]);
+// R rows against T tokens, each pair with one accumulator: per 16 elements, R weight loads
+// serve T tokens. Elements [k0, k1) of n: the accumulators start at zero when k0 = 0 (else
+// from `state`), and are reduced into y when k1 = n (else saved to `state`; a saved vector is
+// exact). A pair's arithmetic (16 lanes in element order, the masked tail, one reduction)
+// depends on neither R, T nor the chunks, so a token's result is the same alone or in a batch.
+// GCC 12 keeps the accumulators in registers only when every loop over them is unrolled by
+// pragma; otherwise it stores all of them to the stack on each iteration.
+template <class Load, size_t R, size_t T>
+void dot_tile_avx512(const uint8_t* w, size_t row_bytes, const float* x, size_t ldx, size_t k0, size_t k1, size_t n,
+                     __m512* state, float* y, size_t ldy) {
+    __m512 acc[R * T];
+#pragma GCC unroll 32
+    for (size_t i = 0; i < R * T; ++i) acc[i] = k0 == 0 ? _mm512_setzero_ps() : state[i];
+    for (size_t i = k0; i < k1; i += 16) {
+        const auto mask = static_cast<__mmask16>(n - i >= 16 ? 0xffff : (1u << (n - i)) - 1);
+        __m512 wv[R];
+#pragma GCC unroll 16
+        for (size_t r = 0; r < R; ++r) wv[r] = Load::load(w + r * row_bytes, i, mask);
+#pragma GCC unroll 16
+        for (size_t t = 0; t < T; ++t) {
+            const __m512 xv = _mm512_maskz_loadu_ps(mask, x + t * ldx + i);
+#pragma GCC unroll 16
+            for (size_t r = 0; r < R; ++r) acc[r * T + t] = _mm512_fmadd_ps(wv[r], xv, acc[r * T + t]);
+        }
     }
-    if (i < n) {
-        const __mmask16 mask = static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 xv = _mm512_maskz_loadu_ps(mask, x + i);
-        for (size_t r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(Load::load(w + r * row_bytes, i, mask), xv, acc[r]);
+    if (k1 < n) {
+#pragma GCC unroll 32
+        for (size_t i = 0; i < R * T; ++i) state[i] = acc[i];
+        return;
     }
-    for (size_t r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+        for (size_t t = 0; t < T; ++t) y[t * ldy + r] = _mm512_reduce_add_ps(acc[r * T + t]);
+}
+
+constexpr size_t kTileRows = 4, kTileTokens = 6;  // 24 accumulators, 4 weight registers
+// Elements per pass over a tile: the tokens' slices (6 KiB) stay in L1 while every row
+// group of the block passes over them.
+constexpr size_t kChunk = 256;
+
+using DotTileFn = void (*)(const uint8_t*, size_t, const float*, size_t, size_t, size_t, size_t, __m512*, float*, size_t);
+
+template <class Load, size_t... I>
+constexpr std::array<DotTileFn, sizeof...(I)> dot_tiles(std::index_sequence<I...>) {
+    return {dot_tile_avx512<Load, I / kTileTokens + 1, I % kTileTokens + 1>...};
 }
 
 template <class Load>
-void dot_rows_avx512(const uint8_t* w, size_t row_bytes, size_t n_rows, const float* x, size_t n, float* out) {
-    switch (n_rows) {
-        case 4: dot_rows_avx512_n<Load, 4>(w, row_bytes, x, n, out); break;
-        case 3: dot_rows_avx512_n<Load, 3>(w, row_bytes, x, n, out); break;
-        case 2: dot_rows_avx512_n<Load, 2>(w, row_bytes, x, n, out); break;
-        case 1: dot_rows_avx512_n<Load, 1>(w, row_bytes, x, n, out); break;
-        default: break;
+void float_tile_avx512(KILN_MATMUL_TILE_ARGS) {
+    static constexpr auto tiles = dot_tiles<Load>(std::make_index_sequence<kTileRows * kTileTokens>());
+    constexpr size_t kMaxRowGroups = kStripRows / kTileRows;
+    __m512 state[kMaxRowGroups][kTileRows * kTileTokens];
+    const auto* xf = reinterpret_cast<const float*>(x);
+    const size_t ldx = x_stride / sizeof(float);
+    for (size_t r0 = 0; r0 < n_rows; r0 += kStripRows) {
+        const size_t block_rows = std::min(kStripRows, n_rows - r0);
+        for (size_t t = 0; t < n_tokens; t += kTileTokens) {
+            const size_t nt = std::min(kTileTokens, n_tokens - t);
+            for (size_t k0 = 0; k0 < n; k0 += kChunk) {
+                const size_t k1 = std::min(n, k0 + kChunk);
+                for (size_t r = 0; r < block_rows; r += kTileRows) {
+                    const size_t nr = std::min(kTileRows, block_rows - r);
+                    tiles[(nr - 1) * kTileTokens + nt - 1](w + (r0 + r) * row_bytes, row_bytes, xf + t * ldx, ldx, k0, k1, n,
+                                                           state[r / kTileRows], y + t * ldy + r0 + r, ldy);
+                }
+            }
+        }
     }
 }
 
 }  // namespace
 
-void dot_rows_f32_avx512(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
-    dot_rows_avx512<Avx512F32>(w, rb, nr, x, n, out);
+void matmul_tile_f32_avx512(KILN_MATMUL_TILE_ARGS) {
+    float_tile_avx512<Avx512F32>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
-void dot_rows_f16_avx512(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
-    dot_rows_avx512<Avx512F16>(w, rb, nr, x, n, out);
+void matmul_tile_f16_avx512(KILN_MATMUL_TILE_ARGS) {
+    float_tile_avx512<Avx512F16>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
-void dot_rows_bf16_avx512(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
-    dot_rows_avx512<Avx512BF16>(w, rb, nr, x, n, out);
+void matmul_tile_bf16_avx512(KILN_MATMUL_TILE_ARGS) {
+    float_tile_avx512<Avx512BF16>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
 #pragma GCC pop_options
 

@@ -10,14 +10,16 @@ namespace kiln {
     void name(const uint8_t* w, size_t row_bytes, size_t n_rows, const float* x, size_t n, float* out)
 KILN_DOT_ROWS(dot_rows_f32_scalar);
 KILN_DOT_ROWS(dot_rows_f32_avx2);
-KILN_DOT_ROWS(dot_rows_f32_avx512);
 KILN_DOT_ROWS(dot_rows_f16_scalar);
 KILN_DOT_ROWS(dot_rows_f16_avx2);
-KILN_DOT_ROWS(dot_rows_f16_avx512);
 KILN_DOT_ROWS(dot_rows_bf16_scalar);
 KILN_DOT_ROWS(dot_rows_bf16_avx2);
-KILN_DOT_ROWS(dot_rows_bf16_avx512);
 #undef KILN_DOT_ROWS
+
+// Float weights on AVX-512: tiles of rows x tokens.
+void matmul_tile_f32_avx512(KILN_MATMUL_TILE_ARGS);
+void matmul_tile_f16_avx512(KILN_MATMUL_TILE_ARGS);
+void matmul_tile_bf16_avx512(KILN_MATMUL_TILE_ARGS);
 
 // Quantized weights against quantized activations (Q8_0 or Q8_K rows).
 #define KILN_QUANT_TILE(type)                                                 \
