@@ -63,6 +63,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         float* v_new = direct ? runs[0].cache->v(l) + runs[0].n_past * kv_dim : hb_.data();
         const MatmulOutput qkv[] = {{&w.wq, q_.data(), q_dim}, {&w.wk, k_new, kv_dim}, {&w.wv, v_new, kv_dim}};
         matmul(isa, qkv, input_, nt);
+        seqs_.clear();
         for (size_t t0 = 0; const TokenRun& r : runs) {
             float* k_layer = r.cache->k(l);
             float* v_layer = r.cache->v(l);
@@ -76,10 +77,10 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
                 rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
                 rope(k_row, c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
             }
-            attention(shape, &q_[t0 * q_dim], q_dim, r.tokens.size(), r.n_past, k_layer, v_layer, &att_[t0 * q_dim],
-                      q_dim, scores_.data(), nt);
+            seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, k_layer, v_layer, &att_[t0 * q_dim]});
             t0 += r.tokens.size();
         }
+        attention(shape, seqs_, q_dim, q_dim, scores_.data(), nt);
         input_.set(att_.data(), q_dim, n, q_dim);
         matmul(isa, w.wo, input_, xb2_.data(), dim, nt);
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "kernels/attention.h"
 #include "kernels/matmul.h"
 
 namespace kiln {
@@ -56,6 +57,7 @@ private:
     int n_threads_;
     std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_, logits_;
     MatmulInput input_;
+    std::vector<AttentionSeq> seqs_;
 };
 
 }  // namespace kiln

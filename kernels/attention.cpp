@@ -2,30 +2,44 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace kiln {
 
-void attention(const AttentionShape& s, const float* q, size_t ldq, size_t n_tokens, size_t first_pos,
-               const float* k, const float* v, float* out, size_t ldo, float* scratch, int n_threads) {
+void attention(const AttentionShape& s, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo, float* scratch,
+               int n_threads) {
     const size_t group = s.n_head / s.n_kv_head;
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    const size_t max_pos = first_pos + n_tokens;
-    const size_t n_items = n_tokens * s.n_head;
-    const bool big = n_items * max_pos * s.head_dim >= (size_t{1} << 14);
+    // Items are (sequence, token, head), numbered sequence by sequence.
+    std::vector<size_t> first_item(seqs.size() + 1, 0);
+    size_t max_pos = 0, work = 0;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+        first_item[i + 1] = first_item[i] + seqs[i].n_tokens * s.n_head;
+        max_pos = std::max(max_pos, seqs[i].first_pos + seqs[i].n_tokens);
+        work += seqs[i].n_tokens * s.n_head * (seqs[i].first_pos + seqs[i].n_tokens) * s.head_dim;
+    }
+    const size_t n_items = first_item.back();
+    const bool big = work >= (size_t{1} << 14);
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
     {
         float* scores = scratch + static_cast<size_t>(omp_get_thread_num()) * max_pos;
+        size_t seq = 0;
 #pragma omp for schedule(static)
         for (size_t item = 0; item < n_items; ++item) {
-            const size_t t = item / s.n_head, h = item % s.n_head;
+            while (first_item[seq + 1] <= item) ++seq;
+            while (first_item[seq] > item) --seq;
+            const AttentionSeq& a = seqs[seq];
+            const size_t local = item - first_item[seq];
+            const size_t t = local / s.n_head, h = local % s.n_head;
             const size_t kv_off = (h / group) * s.head_dim;
-            const float* qh = q + t * ldq + h * s.head_dim;
-            const size_t n_pos = first_pos + t + 1;
+            const float* qh = a.q + t * ldq + h * s.head_dim;
+            const size_t n_pos = a.first_pos + t + 1;
             float max_score = -INFINITY;
             for (size_t p = 0; p < n_pos; ++p) {
-                const float* kp = k + p * s.kv_stride + kv_off;
+                const float* kp = a.k + p * s.kv_stride + kv_off;
                 float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
                 for (size_t d = 0; d < s.head_dim; ++d) dot += qh[d] * kp[d];
@@ -37,11 +51,11 @@ void attention(const AttentionShape& s, const float* q, size_t ldq, size_t n_tok
                 scores[p] = std::exp(scores[p] - max_score);
                 sum += scores[p];
             }
-            float* oh = out + t * ldo + h * s.head_dim;
+            float* oh = a.out + t * ldo + h * s.head_dim;
             std::memset(oh, 0, s.head_dim * sizeof(float));
             const float inv = 1.0f / sum;
             for (size_t p = 0; p < n_pos; ++p) {
-                const float* vp = v + p * s.kv_stride + kv_off;
+                const float* vp = a.v + p * s.kv_stride + kv_off;
                 const float w = scores[p] * inv;
 #pragma omp simd
                 for (size_t d = 0; d < s.head_dim; ++d) oh[d] += w * vp[d];

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 namespace kiln {
 
@@ -12,10 +13,21 @@ struct AttentionShape {
     size_t kv_stride;   // floats between consecutive positions in k and v
 };
 
-// For each of n_tokens queries q[t] (n_head * head_dim floats, rows ldq apart) at position
-// first_pos + t, attends over cache positions [0, first_pos + t] and writes
-// n_head * head_dim floats to out[t * ldo]. scratch holds n_threads * (first_pos + n_tokens) floats.
-void attention(const AttentionShape& shape, const float* q, size_t ldq, size_t n_tokens, size_t first_pos,
-               const float* k, const float* v, float* out, size_t ldo, float* scratch, int n_threads);
+// One sequence's queries: n_tokens rows q[t] (n_head * head_dim floats, ldq apart) at
+// positions first_pos + t, each attending over cache positions [0, first_pos + t] of k and v
+// and writing n_head * head_dim floats to out[t * ldo].
+struct AttentionSeq {
+    const float* q;
+    size_t n_tokens;
+    size_t first_pos;
+    const float* k;
+    const float* v;
+    float* out;
+};
+
+// Every sequence's queries in one parallel pass. scratch holds n_threads * (the largest
+// first_pos + n_tokens) floats. A query's result does not depend on the others.
+void attention(const AttentionShape& shape, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo, float* scratch,
+               int n_threads);
 
 }  // namespace kiln

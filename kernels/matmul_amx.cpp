@@ -47,12 +47,15 @@ struct alignas(64) TileConfig {
     uint8_t rows[16] = {};
 };
 
-// Tile 0: C (tokens x 16 int32); 1: A (tokens x 32 int8); 2: B (8 x 64 int8).
+// Two sets, so that one block's product runs while the other's result is read out:
+// tiles 0 and 3: C (tokens x 16 int32); 1 and 4: A (tokens x 32 int8); 2 and 5: B (8 x 64 int8).
 void configure(size_t tokens) {
     TileConfig c;
-    c.rows[0] = static_cast<uint8_t>(tokens), c.colsb[0] = 64;
-    c.rows[1] = static_cast<uint8_t>(tokens), c.colsb[1] = 32;
-    c.rows[2] = 8, c.colsb[2] = 64;
+    for (int set = 0; set < 6; set += 3) {
+        c.rows[set] = static_cast<uint8_t>(tokens), c.colsb[set] = 64;
+        c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = 32;
+        c.rows[set + 2] = 8, c.colsb[set + 2] = 64;
+    }
     _tile_loadconfig(&c);
 }
 
@@ -140,29 +143,56 @@ void unpack_chunk(const uint8_t* w, size_t b0, size_t nb, int8_t* tiles) {
     }
 }
 
-// A group of T tokens against blocks [b0, b0 + nb): one tile product per block, then the
-// scales in float. acc[t] holds the 16 rows' sums for token t, carried across chunks
-// through y (a float stored and loaded again is unchanged).
+// A group of T tokens against blocks [b0, b0 + nb): one tile product per block, two blocks
+// at a time on the two tile sets, then the scales in float, block after block. acc[t] holds
+// the 16 rows' sums for token t, carried across chunks through y (a float stored and loaded
+// again is unchanged). Every loop over acc is unrolled by pragma to keep it in registers.
 template <class L, size_t T>
 void strip_amx(const uint8_t* w, const int8_t* tiles, size_t b0, size_t nb, const uint8_t* x, size_t x_stride, float* y,
                size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
-    alignas(64) int32_t c[kTokens * 16];
+    constexpr bool kDirect = std::is_same_v<L, Q8_0Strip>;  // Q8_0 levels are tile-ready in memory
+    alignas(64) int32_t c[2][kTokens * 16];
     __m512 acc[T];
+#pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + t * ldy);
-    for (size_t b = 0; b < nb; ++b) {
-        const uint8_t* s = w + (b0 + b) * kBytes;
-        _tile_loadd(1, x + (b0 + b) * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs), static_cast<long>(x_stride));
-        if constexpr (std::is_same_v<L, Q8_0Strip>) _tile_loadd(2, s + 32, 64);
-        else _tile_loadd(2, tiles + b * 512, 64);
-        _tile_zero(0);
-        _tile_dpbssd(0, 1, 2);
-        _tile_stored(0, c, 64);
-        const __m512 dw = strip_scales(s);
+    const auto a_tile = [&](size_t b) { return x + (b0 + b) * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs); };
+    const auto b_tile = [&](size_t b) -> const void* {
+        if constexpr (kDirect) return w + (b0 + b) * kBytes + 32;
+        else return tiles + b * 512;
+    };
+    const auto scale = [&](size_t b, const int32_t* sums) {
+        const __m512 dw = strip_scales(w + (b0 + b) * kBytes);
+#pragma GCC unroll 16
         for (size_t t = 0; t < T; ++t)
             acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, t, b0 + b))),
-                                     _mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t)), acc[t]);
+                                     _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
+    };
+    const auto stride = static_cast<long>(x_stride);
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        _tile_loadd(1, a_tile(b), stride);
+        _tile_loadd(2, b_tile(b), 64);
+        _tile_loadd(4, a_tile(b + 1), stride);
+        _tile_loadd(5, b_tile(b + 1), 64);
+        _tile_zero(0);
+        _tile_zero(3);
+        _tile_dpbssd(0, 1, 2);
+        _tile_dpbssd(3, 4, 5);
+        _tile_stored(0, c[0], 64);
+        _tile_stored(3, c[1], 64);
+        scale(b, c[0]);
+        scale(b + 1, c[1]);
     }
+    if (b < nb) {
+        _tile_loadd(1, a_tile(b), stride);
+        _tile_loadd(2, b_tile(b), 64);
+        _tile_zero(0);
+        _tile_dpbssd(0, 1, 2);
+        _tile_stored(0, c[0], 64);
+        scale(b, c[0]);
+    }
+#pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 

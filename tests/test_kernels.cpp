@@ -318,11 +318,23 @@ TEST_CASE("attention is causal and shares KV heads across their query group", "[
     const std::vector<float> k = {1, 0, 0, 1, 1, 1}, v = {1, 2, 3, 4, 5, 6};
     const std::vector<float> q = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // zero queries: uniform weights
     std::vector<float> out(12), scratch(2 * 3);
-    attention(shape, q.data(), 4, 3, 0, k.data(), v.data(), out.data(), 4, scratch.data(), 2);
+    const AttentionSeq seq{q.data(), 3, 0, k.data(), v.data(), out.data()};
+    attention(shape, {&seq, 1}, 4, 4, scratch.data(), 2);
     CHECK(out[0] == Approx(1.0f));  // token 0 sees only position 0
     CHECK(out[1] == Approx(2.0f));
     CHECK(out[4] == Approx(2.0f));  // token 1: mean of positions 0 and 1
     CHECK(out[8] == Approx(3.0f));  // token 2: mean of all three
     CHECK(out[10] == Approx(3.0f)); // second head, same KV head
     CHECK(out[11] == Approx(4.0f));
+
+    // Two sequences in one call give exactly what each gives alone.
+    const std::vector<float> q2 = {1, 0, 0, 1, 0.5f, 0.5f, 1, 1};  // 2 tokens at positions 1 and 2
+    std::vector<float> alone(8), together_a(12), together_b(8);
+    const AttentionSeq second{q2.data(), 2, 1, k.data(), v.data(), alone.data()};
+    attention(shape, {&second, 1}, 4, 4, scratch.data(), 1);
+    const AttentionSeq both[] = {{q.data(), 3, 0, k.data(), v.data(), together_a.data()},
+                                 {q2.data(), 2, 1, k.data(), v.data(), together_b.data()}};
+    attention(shape, both, 4, 4, scratch.data(), 2);
+    CHECK(together_a == out);
+    CHECK(together_b == alone);
 }
