@@ -66,6 +66,8 @@ std::string read_prompt(const PromptArgs& args) {
 
 size_t context_size(const Model& model, long requested) {
     if (requested < 0) throw Error("-c/--ctx-size must be positive (0 = the model's trained context, at most 4096)");
+    constexpr long kMaxContext = long{1} << 24;
+    if (requested > kMaxContext) throw Error("-c/--ctx-size must be at most " + std::to_string(kMaxContext));
     if (requested == 0) return std::min<size_t>(4096, model.config().n_ctx_train);
     return static_cast<size_t>(requested);
 }

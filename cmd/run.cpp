@@ -94,6 +94,7 @@ int run(RunArgs a) {
 
     const Tokenizer& tok = model->tokenizer();
     const std::string text = read_prompt(a.prompt);
+    if (text.empty()) throw Error("the prompt is empty");
     const std::vector<Token> prompt = tok.encode(text, tok.add_bos());
     if (prompt.empty()) throw Error("the prompt is empty");
     if (prompt.size() >= so.n_ctx)

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "engine/error.h"
+#include "engine/memory.h"
 
 namespace kiln {
 
@@ -28,17 +29,30 @@ struct BatchRunner::Slot {
     bool prefilling() const { return n_past < request->prompt.size(); }
 };
 
-BatchRunner::BatchRunner(const Model& model, const BatchOptions& options)
-    : model_(model), options_(options), forward_(model, options.n_batch, options.n_ctx, options.n_threads) {
+namespace {
+
+// Checked before anything is allocated.
+const BatchOptions& checked(const Model& model, const BatchOptions& options) {
     if (options.n_parallel == 0) throw Error("--parallel must be at least 1");
     if (options.n_ctx < 2) throw Error("context size must be at least 2");
+    check_memory(options.n_parallel * model.kv_cache_bytes(options.n_ctx),
+                 "the KV cache of " + std::to_string(options.n_parallel) + " sequences of " + std::to_string(options.n_ctx) +
+                     " positions");
+    return options;
+}
+
+}  // namespace
+
+BatchRunner::BatchRunner(const Model& model, const BatchOptions& options)
+    : model_(model), options_(checked(model, options)),
+      forward_(model, options.n_batch, options.n_ctx, options.n_threads) {
     for (size_t i = 0; i < options.n_parallel; ++i)
         slots_.push_back(std::make_unique<Slot>(model.config(), options.n_ctx));
 }
 
 BatchRunner::~BatchRunner() = default;
 
-size_t BatchRunner::kv_bytes() const { return options_.n_parallel * KvCache::bytes_for(model_.config(), options_.n_ctx); }
+size_t BatchRunner::kv_bytes() const { return options_.n_parallel * model_.kv_cache_bytes(options_.n_ctx); }
 
 void BatchRunner::run(const Source& next, const Sink& done, const StepHook& after_step) {
     const size_t n_vocab = model_.config().n_vocab;

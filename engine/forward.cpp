@@ -13,10 +13,6 @@ KvCache::KvCache(const LlamaConfig& config, size_t n_ctx)
     : n_ctx_(n_ctx), layer_size_(n_ctx * config.kv_dim()),
       k_(config.n_layer * layer_size_, 0.0f), v_(config.n_layer * layer_size_, 0.0f) {}
 
-size_t KvCache::bytes_for(const LlamaConfig& config, size_t n_ctx) {
-    return 2 * config.n_layer * n_ctx * config.kv_dim() * sizeof(float);
-}
-
 Forward::Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads)
     : model_(model), n_batch_(n_batch), n_ctx_(n_ctx), n_threads_(n_threads) {
     const LlamaConfig& c = model.config();

@@ -21,9 +21,6 @@ public:
     float* k(size_t layer) { return k_.data() + layer * layer_size_; }
     float* v(size_t layer) { return v_.data() + layer * layer_size_; }
 
-    // Bytes a cache of n_ctx positions takes, before allocating it.
-    static size_t bytes_for(const LlamaConfig& config, size_t n_ctx);
-
 private:
     size_t n_ctx_, layer_size_;
     std::vector<float> k_, v_;

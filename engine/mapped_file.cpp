@@ -7,28 +7,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "engine/error.h"
+#include "engine/memory.h"
 
 namespace kiln {
-namespace {
-
-// MemAvailable from /proc/meminfo, 0 when unknown.
-size_t available_memory() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    size_t kib = 0;
-    std::string unit;
-    while (in >> key >> kib >> unit)
-        if (key == "MemAvailable:") return kib * 1024;
-    return 0;
-}
-
-}  // namespace
 
 MappedFile::MappedFile(const std::string& path, FileLoad load) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer; fstat then refuses it.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
@@ -50,6 +37,7 @@ MappedFile::MappedFile(const std::string& path, FileLoad load) {
     }
     size_ = static_cast<size_t>(st.st_size);
     if (load == FileLoad::automatic) load = size_ <= available_memory() / 2 ? FileLoad::copy : FileLoad::map;
+    if (load == FileLoad::copy) check_memory(size_, path + ": a copy of the weights");
     if (load == FileLoad::map) {
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
         const int err = errno;

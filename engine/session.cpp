@@ -3,14 +3,17 @@
 #include <algorithm>
 
 #include "engine/error.h"
+#include "engine/memory.h"
 
 namespace kiln {
 
 namespace {
 
-SessionOptions checked(SessionOptions options) {
+// Checked before anything is allocated.
+SessionOptions checked(const Model& model, SessionOptions options) {
     if (options.n_ctx == 0) throw Error("context size must be at least 1");
     if (options.n_threads < 1) throw Error("thread count must be at least 1");
+    check_memory(model.kv_cache_bytes(options.n_ctx), "a context of " + std::to_string(options.n_ctx) + " positions (KV cache)");
     options.n_batch = std::clamp<size_t>(options.n_batch, 1, options.n_ctx);
     return options;
 }
@@ -18,7 +21,7 @@ SessionOptions checked(SessionOptions options) {
 }  // namespace
 
 Session::Session(const Model& model, const SessionOptions& options)
-    : model_(model), options_(checked(options)), cache_(model.config(), options_.n_ctx),
+    : model_(model), options_(checked(model, options)), cache_(model.config(), options_.n_ctx),
       forward_(model, options_.n_batch, options_.n_ctx, options_.n_threads),
       sampler_(SamplerParams{}, model.config().n_vocab) {}
 

@@ -224,7 +224,7 @@ TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") 
     CHECK(error_of(7).find("top-p") != std::string::npos);
     CHECK(error_of(8) == "unknown field \"max_tokens\"");
     CHECK(error_of(9) == "not a JSON object");
-    for (const json id : {json(1), json("last")}) {
+    for (const json& id : {json(1), json("last")}) {
         CHECK(error_of(id).empty());
         CHECK(got.at(id.dump())["completion_tokens"] == 8);
     }

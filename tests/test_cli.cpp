@@ -1,4 +1,6 @@
 // kiln's commands end to end: the greedy reference text, info, tokenize, and misuse.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "helpers.h"
@@ -100,6 +102,51 @@ TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
         CHECK(r.err.find(c.expect) != std::string::npos);
     }
+}
+
+TEST_CASE("the rest of the bad-input matrix: clean failures, documented successes", "[cli][bad-input]") {
+    const std::string m = model_path("stories260K.gguf");
+    const std::string fifo = temp_dir() + "/fifo.gguf";
+    mkfifo(fifo.c_str(), 0644);
+    struct Case {
+        std::vector<std::string> args;
+        int status;
+        std::string expect;  // in stderr for a failure
+    };
+    const std::vector<Case> cases = {
+        {{"run", "-m", temp_dir(), "-p", "x"}, 1, "is a directory"},
+        {{"run", "-m", fifo, "-p", "x"}, 1, "not a regular file"},
+        {{"run", "-m", "/proc/self/mem", "-p", "x"}, 1, "file is empty"},
+        {{"run", "-m", m, "-p", ""}, 1, "the prompt is empty"},
+        {{"run", "-m", m, "-p", "x", "-c", "99999999999999"}, 1, "-c/--ctx-size must be at most"},
+        {{"batch", "-m", m, "-i", "/nonexistent/in.jsonl", "-o", "-"}, 1, "cannot read"},
+        {{"batch", "-m", m, "-i", "-", "-o", "-", "--parallel", "200", "-c", "10000000"}, 1, "of memory is available"},
+        {{"batch", "-m", m, "-i", "-", "-o", "-", "--shard", "3"}, 1, "--shard"},
+        // Documented: 0 threads = the physical cores, context 0 = the model's, -n -1 = until
+        // end of text or a full context.
+        {{"run", "-m", m, "-p", "Once", "-t", "0", "-n", "4"}, 0, ""},
+        {{"run", "-m", m, "-p", "Once", "-c", "0", "-n", "4"}, 0, ""},
+        {{"run", "-m", m, "-p", "Once", "-c", "64", "-n", "-1", "--ignore-eos"}, 0, ""},
+        // Invalid UTF-8 in a prompt: byte tokens, no crash.
+        {{"run", "-m", m, "-p", "Once \xff\xfe upon", "-n", "4"}, 0, ""},
+    };
+    std::string lines;  // standard input for the batch cases: 200 requests
+    for (int i = 0; i < 200; ++i) lines += "{\"prompt\": \"Once\", \"n_predict\": 2}\n";
+    for (const Case& c : cases) {
+        const Result r = run_kiln(c.args, lines);
+        INFO(c.args[0] << " " << c.args[2] << " ... " << c.args.back() << ": " << r.err);
+        CHECK(r.signal == 0);
+        CHECK(r.status == c.status);
+        if (c.status != 0) {
+            CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+            CHECK(r.err.find(c.expect) != std::string::npos);
+        }
+    }
+    // -n -1 with a context of 64 stops when the context is full: 2 prompt tokens and 62
+    // generated ones fill it, and the 63rd is sampled from the last position's logits.
+    const Result full = run_kiln({"run", "-m", m, "-p", "Once", "-c", "64", "-n", "-1", "--ignore-eos", "--json"});
+    CHECK(full.out.find("\"completion_tokens\":63") != std::string::npos);
+    CHECK(full.out.find("\"finish_reason\":\"length\"") != std::string::npos);
 }
 
 TEST_CASE("perplexity matches llama-perplexity on stories260K", "[cli][reference]") {
