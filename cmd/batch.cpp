@@ -161,7 +161,9 @@ private:
 // A line every few seconds on stderr (redrawn in place on a terminal) until stopped.
 class Progress {
 public:
-    explicit Progress(size_t total) : total_(total), tty_(isatty(STDERR_FILENO) == 1), start_(Clock::now()) {
+    explicit Progress(size_t total)
+        : total_(total), tty_(isatty(STDERR_FILENO) == 1), quiet_(spdlog::get_level() > spdlog::level::info),
+          start_(Clock::now()) {
         thread_ = std::thread([this] { loop(); });
     }
     ~Progress() {
@@ -171,7 +173,7 @@ public:
         }
         wake_.notify_all();
         thread_.join();
-        if (tty_) std::fputc('\n', stderr);
+        if (tty_ && !quiet_) std::fputc('\n', stderr);
     }
 
     void finished(bool failed) {
@@ -191,6 +193,7 @@ private:
     }
 
     void print() const {
+        if (quiet_) return;
         const double s = std::chrono::duration<double>(Clock::now() - start_).count();
         const size_t done = done_, failed = failed_, tokens = tokens_;
         const double rate = s > 0 ? tokens / s : 0.0;
@@ -207,7 +210,7 @@ private:
     }
 
     const size_t total_;
-    const bool tty_;
+    const bool tty_, quiet_;  // -q: no progress
     const Clock::time_point start_;
     std::atomic<size_t> done_{0}, failed_{0}, tokens_{0};
     std::mutex mutex_;
@@ -243,6 +246,7 @@ int batch(BatchArgs a) {
     const auto model = open_model(a.model);
     const Tokenizer& tok = model->tokenizer();
     const size_t n_ctx = context_size(*model, a.ctx);
+    const size_t longest_token = longest_token_bytes(tok);
     resolve_context(a.gen, n_ctx);
 
     // The lines this run does: in the shard, not blank, not finished before.
@@ -277,6 +281,7 @@ int batch(BatchArgs a) {
         const auto fail = [&](size_t i, const nlohmann::json& id, const std::string& message, bool duplicate) {
             Json j = {{"id", id}, {"line", i + 1}, {"error", message}};
             if (duplicate) j["duplicate"] = true;
+            else seen.insert(id.dump());  // an id answered by an error is taken too
             out.write_line(j);
             ++failed;
             progress.finished(true);
@@ -299,6 +304,12 @@ int batch(BatchArgs a) {
                 if (!line.seeded) line.params.sampler.seed = derived_seed(batch_seed, line.id.dump());
                 BatchRequest r;
                 r.key = i;
+                try {
+                    check_prompt_bytes(line.prompt.size(), longest_token, n_ctx);
+                } catch (const Error& e) {
+                    fail(i, line.id, e.what(), false);
+                    continue;
+                }
                 r.prompt = tok.encode(line.prompt, tok.add_bos());
                 if (r.prompt.empty() || line.prompt.empty()) {
                     fail(i, line.id, "the prompt is empty", false);

@@ -64,6 +64,18 @@ std::string read_prompt(const PromptArgs& args) {
     return args.prompt;
 }
 
+size_t longest_token_bytes(const Tokenizer& tok) {
+    size_t longest = 1;
+    for (size_t id = 0; id < tok.n_vocab(); ++id) longest = std::max(longest, tok.token_text(static_cast<Token>(id)).size());
+    return longest;
+}
+
+void check_prompt_bytes(size_t bytes, size_t longest_token, size_t n_ctx) {
+    if (bytes / 4 / longest_token >= n_ctx)
+        throw Error("the prompt has " + std::to_string(bytes) + " bytes, more than a context of " + std::to_string(n_ctx) +
+                    " tokens can hold");
+}
+
 size_t context_size(const Model& model, long requested) {
     if (requested < 0) throw Error("-c/--ctx-size must be positive (0 = the model's trained context, at most 4096)");
     constexpr long kMaxContext = long{1} << 24;

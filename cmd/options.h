@@ -41,6 +41,14 @@ void add_prompt_options(CLI::App& app, PromptArgs& args);
 // The prompt text the options name. Throws Error.
 std::string read_prompt(const PromptArgs& args);
 
+// The most bytes one token of the vocabulary decodes to.
+size_t longest_token_bytes(const Tokenizer& tok);
+
+// Refuses, before tokenizing, a prompt of so many bytes that its tokens cannot fit in n_ctx:
+// no token covers more bytes than the longest, and normalization shrinks text by less than a
+// factor of 4. (A 10 MB prompt would otherwise take seconds to tokenize.)
+void check_prompt_bytes(size_t bytes, size_t longest_token, size_t n_ctx);
+
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);
 

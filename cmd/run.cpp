@@ -95,6 +95,7 @@ int run(RunArgs a) {
     const Tokenizer& tok = model->tokenizer();
     const std::string text = read_prompt(a.prompt);
     if (text.empty()) throw Error("the prompt is empty");
+    check_prompt_bytes(text.size(), longest_token_bytes(tok), so.n_ctx);
     const std::vector<Token> prompt = tok.encode(text, tok.add_bos());
     if (prompt.empty()) throw Error("the prompt is empty");
     if (prompt.size() >= so.n_ctx)

@@ -1,5 +1,6 @@
 #include "kernels/cpu.h"
 
+#include <cpuid.h>
 #include <sched.h>
 
 #include <fstream>
@@ -11,19 +12,32 @@ namespace kiln {
 
 bool amx_enable();  // kernels/matmul_amx.cpp
 
+namespace {
+
+enum Reg { eax, ebx, ecx, edx };
+
+// A feature bit that __builtin_cpu_supports does not name in every compiler.
+bool cpuid_bit(unsigned leaf, unsigned subleaf, Reg reg, unsigned bit) {
+    unsigned r[4] = {};
+    if (__get_cpuid_count(leaf, subleaf, &r[eax], &r[ebx], &r[ecx], &r[edx]) == 0) return false;
+    return ((r[reg] >> bit) & 1u) != 0;
+}
+
+}  // namespace
+
 bool isa_supported(Isa isa) {
     switch (isa) {
         case Isa::scalar: return true;
         case Isa::avx2:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                   __builtin_cpu_supports("f16c");
+                   cpuid_bit(1, 0, ecx, 29) /* F16C */;
         case Isa::avx512:
             return isa_supported(Isa::avx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512vnni");
         case Isa::amx:
             return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512dq") &&
-                   __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") && amx_enable();
+                   cpuid_bit(7, 0, edx, 24) /* AMX-TILE */ && cpuid_bit(7, 0, edx, 25) /* AMX-INT8 */ && amx_enable();
     }
     return false;
 }

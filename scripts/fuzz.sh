@@ -20,7 +20,7 @@ if (( ${#need[@]} )); then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
 fi
-scripts/setup.sh >/dev/null  # the Debian libraries kiln itself needs
+scripts/setup.sh --deps  # the Debian libraries kiln itself needs
 
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
   -DKILN_FUZZ=ON -DBUILD_TESTING=OFF >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kiln needs from Debian (when missing), then configures and builds it.
-# usage: scripts/setup.sh [--tests]   (--tests also installs the reference-check packages)
+# usage: scripts/setup.sh [--tests | --deps]   (--tests also installs the reference-check packages and
+# builds the tests; --deps only installs the packages kiln builds with)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ if (( ${#missing[@]} )); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
+
+[[ "${1:-}" == "--deps" ]] && exit 0
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING="$([[ "${1:-}" == "--tests" ]] && echo ON || echo OFF)" >&2
 cmake --build build -j"$(nproc)" >&2

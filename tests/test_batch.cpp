@@ -197,7 +197,8 @@ TEST_CASE("a killed batch resumes where it stopped and ends as an uninterrupted 
 }
 
 TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") {
-    const std::string long_prompt(2000, 'a');
+    std::string long_prompt;  // 320 bytes: past the context in tokens, not in bytes
+    for (int i = 0; i < 40; ++i) long_prompt += "the cat ";
     const std::string input = "{\"prompt\": \"Once upon a time\", \"n_predict\": 8}\n"
                               "this is not json\n"
                               "{\"id\": \"no-prompt\", \"n_predict\": 8}\n"
@@ -207,15 +208,24 @@ TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") 
                               "{\"prompt\": \"The dog\", \"n_predict\": 8, \"top_p\": 2}\n"
                               "{\"prompt\": \"The cat\", \"n_predict\": 8, \"max_tokens\": 3}\n"
                               "[1, 2]\n"
+                              "{\"id\": \"hot\", \"prompt\": \"A repeated id\"}\n"
+                              "{\"id\": \"huge\", \"prompt\": \"" + std::string(10 << 20, 'a') + "\"}\n"
                               "{\"id\": \"last\", \"prompt\": \"The cat\", \"n_predict\": 8}";  // no final newline
     const std::string in = temp_dir() + "/bad.jsonl", out = temp_dir() + "/bad-out.jsonl";
     write_file(in, input);
     const Result r = run_kiln(batch_args(in, out, {"-c", "64"}));
     INFO(r.err);
     CHECK(r.status == 3);
-    CHECK(r.err.find("7 failed") != std::string::npos);
-    const auto got = by_id(parse_jsonl(read_file(out)));
-    REQUIRE(got.size() == 9);  // the blank line is skipped
+    CHECK(r.err.find("9 failed") != std::string::npos);
+    const auto lines = parse_jsonl(read_file(out));
+    REQUIRE(lines.size() == 11);  // the blank line is skipped
+    const auto repeated = std::find_if(lines.begin(), lines.end(), [](const json& j) { return j.contains("duplicate"); });
+    REQUIRE(repeated != lines.end());
+    CHECK((*repeated)["line"] == 10);
+    CHECK((*repeated)["error"] == "duplicate id \"hot\"");
+    std::vector<json> unique_lines;
+    std::copy_if(lines.begin(), lines.end(), std::back_inserter(unique_lines), [](const json& j) { return !j.contains("duplicate"); });
+    const auto got = by_id(unique_lines);
     const auto error_of = [&](const json& id) { return got.at(id.dump()).value("error", std::string()); };
     CHECK(error_of(2) == "not valid JSON");
     CHECK(error_of("no-prompt") == "no \"prompt\"");
@@ -224,6 +234,7 @@ TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") 
     CHECK(error_of(7).find("top-p") != std::string::npos);
     CHECK(error_of(8) == "unknown field \"max_tokens\"");
     CHECK(error_of(9) == "not a JSON object");
+    CHECK(error_of("huge").find("bytes, more than a context of 64 tokens can hold") != std::string::npos);
     for (const json& id : {json(1), json("last")}) {
         CHECK(error_of(id).empty());
         CHECK(got.at(id.dump())["completion_tokens"] == 8);
