@@ -90,7 +90,10 @@ TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
         {{"run", "-m", m, "-p", "x", "-t", "-1"}, 1, "-t/--threads"},
         {{"run", "-m", m, "-p", "x", "-c", "-3"}, 1, "-c/--ctx-size"},
         {{"run", "-m", m, "-p", "x", "-n", "abc"}, 2, "abc"},
-        {{"run", "-m", m, "-p", std::string(3000, 'a') + " b", "-c", "64"}, 1, "leaves no room"},
+        {{"run", "-m", m, "-p", std::string(3000, 'a') + " b", "-c", "64"}, 1, "more than a context of 64 tokens"},
+        {{"run", "-m", m, "-p", "the cat the cat the cat the cat the cat the cat the cat the cat the cat the cat "
+                                "the cat the cat the cat the cat the cat the cat the cat the cat the cat the cat",
+          "-c", "32"}, 1, "leaves no room"},
         {{"run", "-m", m, "-f", "/nonexistent/prompt.txt"}, 1, "prompt file"},
         {{"frobnicate"}, 2, "frobnicate"},
     };
