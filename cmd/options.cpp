@@ -18,7 +18,7 @@ namespace kiln::cli {
 
 void add_model_options(CLI::App& app, ModelArgs& args) {
     app.add_option("-m,--model", args.path, "GGUF model file")->required();
-    app.add_option("--tokenizer", args.tokenizer, "SentencePiece tokenizer.model to use instead of the GGUF vocabulary");
+    app.add_option("--tokenizer", args.tokenizer, "A tokenizer.model (SentencePiece) or tokenizer.json (byte-level BPE) to use instead of the GGUF vocabulary");
     add_load_options(app, args.load);
 }
 

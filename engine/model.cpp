@@ -4,6 +4,7 @@
 
 #include "engine/error.h"
 #include "kernels/quants.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 
 namespace kiln {
@@ -59,6 +60,14 @@ std::vector<float> vector(const GgufFile& g, const std::string& name, size_t n) 
     return out;
 }
 
+// The GGUF's own vocabulary, or a tokenizer file: a Hugging Face tokenizer.json (byte-level
+// BPE) or a SentencePiece tokenizer.model.
+std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& g, const std::string& path) {
+    if (path.empty()) return load_gguf_tokenizer(g);
+    if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0) return load_bpe_tokenizer_json(path);
+    return load_spm_tokenizer(path, g.get_bool("tokenizer.ggml.add_bos_token").value_or(true));
+}
+
 LlamaConfig read_config(const GgufFile& g) {
     const auto arch = g.get_string("general.architecture");
     if (!arch) throw Error("missing metadata key 'general.architecture'");
@@ -98,9 +107,7 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
         const GgufFile& g = m->gguf_;
         LlamaConfig& c = m->config_;
         c = read_config(g);
-        m->tokenizer_ = options.tokenizer_path.empty()
-                            ? load_gguf_tokenizer(g)
-                            : load_spm_tokenizer(options.tokenizer_path, g.get_bool("tokenizer.ggml.add_bos_token").value_or(true));
+        m->tokenizer_ = load_tokenizer(g, options.tokenizer_path);
         c.n_vocab = m->tokenizer_->n_vocab();
 
         m->token_embd_ = matrix(g, "token_embd.weight", c.n_embd, c.n_vocab);

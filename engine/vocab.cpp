@@ -3,6 +3,7 @@
 
 #include "engine/error.h"
 #include "engine/model.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 
 namespace kiln {
@@ -16,13 +17,48 @@ Token token_id(const GgufFile& g, const char* key, Token fallback) {
     return static_cast<Token>(*v);
 }
 
+std::vector<int32_t> token_types(const GgufFile& g, size_t n) {
+    std::vector<int32_t> types;
+    if (auto t = g.get_int_array("tokenizer.ggml.token_type")) {
+        types.reserve(t->size());
+        for (int64_t v : *t) types.push_back(v < 0 || v > 255 ? 0 : static_cast<int32_t>(v));
+    } else {
+        types.assign(n, 1);
+    }
+    return types;
+}
+
+// Byte-level BPE (tokenizer.ggml.model "gpt2"), as Llama 3 files carry it.
+std::unique_ptr<Tokenizer> load_bpe(const GgufFile& g) {
+    BpeVocab vocab;
+    const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
+    if (!tokens) throw Error("tokenizer.ggml.tokens is missing");
+    vocab.tokens.assign(tokens->begin(), tokens->end());
+    const auto merges = g.get_string_array("tokenizer.ggml.merges");
+    if (!merges) throw Error("tokenizer.ggml.merges is missing");
+    vocab.merges.assign(merges->begin(), merges->end());
+    vocab.types = token_types(g, vocab.tokens.size());
+    const auto pre = g.get_string("tokenizer.ggml.pre");
+    if (!pre) throw Error("tokenizer.ggml.pre is missing (kiln implements llama-bpe)");
+    vocab.pre = *pre;
+    vocab.bos = token_id(g, "tokenizer.ggml.bos_token_id", -1);
+    vocab.eos = token_id(g, "tokenizer.ggml.eos_token_id", -1);
+    vocab.add_bos = g.get_bool("tokenizer.ggml.add_bos_token").value_or(vocab.bos >= 0);
+    try {
+        return make_bpe_tokenizer(std::move(vocab));
+    } catch (const std::runtime_error& e) {
+        throw Error(e.what());
+    }
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& g) {
     const auto model = g.get_string("tokenizer.ggml.model");
     if (!model) throw Error("no tokenizer in the file (tokenizer.ggml.model is missing)");
+    if (*model == "gpt2") return load_bpe(g);
     if (*model != "llama")
-        throw Error("tokenizer.ggml.model '" + std::string(*model) + "' is not supported (kiln reads 'llama')");
+        throw Error("tokenizer.ggml.model '" + std::string(*model) + "' is not supported (kiln reads 'llama' and 'gpt2')");
     SpmVocab vocab;
     const auto tokens = g.get_string_array("tokenizer.ggml.tokens");
     if (!tokens) throw Error("tokenizer.ggml.tokens is missing");
@@ -30,12 +66,7 @@ std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& g) {
     const size_t n = vocab.pieces.size();
     if (auto scores = g.get_float_array("tokenizer.ggml.scores")) vocab.scores = std::move(*scores);
     else vocab.scores.assign(n, 0.0f);
-    if (auto types = g.get_int_array("tokenizer.ggml.token_type")) {
-        vocab.types.reserve(types->size());
-        for (int64_t t : *types) vocab.types.push_back(t < 0 || t > 255 ? 0 : static_cast<int32_t>(t));
-    } else {
-        vocab.types.assign(n, 1);
-    }
+    vocab.types = token_types(g, n);
     vocab.unk = token_id(g, "tokenizer.ggml.unknown_token_id", 0);
     vocab.bos = token_id(g, "tokenizer.ggml.bos_token_id", 1);
     vocab.eos = token_id(g, "tokenizer.ggml.eos_token_id", 2);

@@ -5,8 +5,10 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "engine/gguf_writer.h"
 #include "engine/model.h"
 #include "helpers.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/stream_decoder.h"
 
@@ -85,4 +87,62 @@ TEST_CASE("streaming holds back an unfinished UTF-8 character", "[tokenizer]") {
     std::string text;
     for (Token id : ids) text += start.push(id);
     CHECK(text == "Hello");  // the dummy-prefix space is dropped at the start of a text
+}
+
+TEST_CASE("llama.cpp's 47 Llama 3 BPE cases, vocabulary read from tokenizer.json", "[tokenizer][bpe]") {
+    const std::string dir = model_path("tokenizers/llama3/");
+    const auto cases = load_cases(dir + "ggml-vocab-llama-bpe.gguf");
+    REQUIRE(cases.size() == 47);
+    const auto tok = load_bpe_tokenizer_json(dir + "tokenizer.json");
+    CHECK(tok->n_vocab() == 128256);
+    CHECK(tok->bos() == 128000);
+    for (const Case& c : cases) {
+        INFO("input: '" << c.text << "'");
+        CHECK(tok->encode(c.text, false) == c.ids);
+        CHECK(decode(*tok, c.ids) == c.text);  // every input is valid UTF-8, so decoding gives it back
+    }
+    CHECK(tok->encode("Hello", true).front() == 128000);
+    CHECK(decode(*tok, {128000, 9906}) == "Hello");  // control tokens decode to nothing
+    // Bytes that are not UTF-8 still encode (one byte-level token each) and come back as bytes.
+    const std::string raw = "a\xff\xfe b\xc3";
+    const auto ids = tok->encode(raw, false);
+    std::string bytes;
+    for (Token id : ids) bytes += tok->token_text(id);
+    CHECK(bytes == raw);
+    // A long run of one character stays fast (merges by heap, not by rescanning).
+    CHECK(decode(*tok, tok->encode(std::string(100000, ' ') + "x", false)) == std::string(100000, ' ') + "x");
+}
+
+TEST_CASE("the Llama 3 cases with the vocabulary read from a GGUF (model gpt2, pre llama-bpe)", "[tokenizer][bpe]") {
+    const std::string dir = model_path("tokenizers/llama3/");
+    const BpeVocab v = read_tokenizer_json(dir + "tokenizer.json");
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "llama-bpe");
+    w.add_string_array("tokenizer.ggml.tokens", v.tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", v.types);
+    w.add_string_array("tokenizer.ggml.merges", v.merges);
+    w.add_u32("tokenizer.ggml.bos_token_id", 128000);
+    w.add_u32("tokenizer.ggml.eos_token_id", 128001);
+    const std::string path = temp_dir() + "/llama3-vocab.gguf";
+    w.write(path);
+    const auto tok = gguf_tokenizer(path);
+    REQUIRE(tok->n_vocab() == 128256);
+    CHECK(tok->bos() == 128000);
+    CHECK(tok->eos() == 128001);
+    for (const Case& c : load_cases(dir + "ggml-vocab-llama-bpe.gguf")) {
+        INFO("input: '" << c.text << "'");
+        CHECK(tok->encode(c.text, false) == c.ids);
+        CHECK(decode(*tok, c.ids) == c.text);
+    }
+}
+
+TEST_CASE("a BPE vocabulary with an unknown pre-tokenizer is refused by name", "[tokenizer][bpe][bad-input]") {
+    BpeVocab v;
+    v.tokens = {"a", "b"};
+    v.pre = "gpt-4o";
+    CHECK_THROWS_WITH(make_bpe_tokenizer(v), Catch::Contains("tokenizer.ggml.pre 'gpt-4o' is not supported"));
+    v.pre = "llama-bpe";
+    v.bos = 7;
+    CHECK_THROWS_WITH(make_bpe_tokenizer(v), Catch::Contains("outside the vocabulary"));
 }

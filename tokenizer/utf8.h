@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace kiln {
@@ -11,5 +13,11 @@ namespace kiln {
 int utf8_sequence_length(std::string_view s);
 
 bool utf8_valid(std::string_view s);
+
+// The UTF-8 bytes of a code point (below 0x110000).
+std::string utf8_encode(uint32_t cp);
+
+// The code point of the valid sequence s (as utf8_sequence_length measured it).
+uint32_t utf8_decode(std::string_view s);
 
 }  // namespace kiln
