@@ -47,6 +47,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         }
 
     const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, kv_dim};
+    const float* factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
     for (size_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& w = m.layers()[l];
 
@@ -70,8 +71,8 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
                     std::copy_n(&k_new[t * kv_dim], kv_dim, k_row);
                     std::copy_n(&v_new[t * kv_dim], kv_dim, v_layer + pos * kv_dim);
                 }
-                rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
-                rope(k_row, c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base);
+                rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
+                rope(k_row, c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
             }
             seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, k_layer, v_layer, &att_[t0 * q_dim]});
             t0 += r.tokens.size();

@@ -103,7 +103,7 @@ std::optional<Token> Generation::step(std::span<const float> logits, bool has_ro
     }
     const double lse = log_sum_exp(logits);
     const Token next = sampler_.sample(logits);
-    if (next == tok_.eos() && !params_.ignore_eos) {
+    if (tok_.is_end(next) && !params_.ignore_eos) {
         finish(FinishReason::eos);
         return std::nullopt;
     }

@@ -110,6 +110,11 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
         m->tokenizer_ = load_tokenizer(g, options.tokenizer_path);
         c.n_vocab = m->tokenizer_->n_vocab();
 
+        if (g.find_tensor("rope_freqs.weight") != nullptr) {
+            c.rope_freq_factors = vector(g, "rope_freqs.weight", c.rot_dim / 2);
+            for (float f : c.rope_freq_factors)
+                if (!(f > 0.0f)) throw Error("rope_freqs.weight holds a factor that is not positive");
+        }
         m->token_embd_ = matrix(g, "token_embd.weight", c.n_embd, c.n_vocab);
         m->output_norm_ = vector(g, "output_norm.weight", c.n_embd);
         m->output_ = g.find_tensor("output.weight") ? matrix(g, "output.weight", c.n_embd, c.n_vocab) : m->token_embd_;

@@ -24,6 +24,7 @@ struct LlamaConfig {
     size_t n_ctx_train = 0;
     size_t n_vocab = 0;
     float rope_freq_base = 10000.0f;
+    std::vector<float> rope_freq_factors;  // rope_freqs.weight (Llama 3.1+), rot_dim / 2 values; empty: none
     float norm_eps = 1e-5f;
 
     size_t kv_dim() const { return n_kv_head * head_dim; }

@@ -43,6 +43,8 @@ std::unique_ptr<Tokenizer> load_bpe(const GgufFile& g) {
     vocab.pre = *pre;
     vocab.bos = token_id(g, "tokenizer.ggml.bos_token_id", -1);
     vocab.eos = token_id(g, "tokenizer.ggml.eos_token_id", -1);
+    for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"})
+        if (const Token id = token_id(g, key, -1); id >= 0) vocab.ends.push_back(id);
     vocab.add_bos = g.get_bool("tokenizer.ggml.add_bos_token").value_or(vocab.bos >= 0);
     try {
         return make_bpe_tokenizer(std::move(vocab));

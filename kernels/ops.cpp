@@ -12,9 +12,11 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base) {
+void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base,
+          const float* freq_factors) {
     for (size_t i = 0; i < rot_dim; i += 2) {
-        const double freq = std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rot_dim);
+        double freq = std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rot_dim);
+        if (freq_factors != nullptr) freq /= freq_factors[i / 2];
         const double angle = static_cast<double>(pos) * freq;
         const float c = static_cast<float>(std::cos(angle));
         const float s = static_cast<float>(std::sin(angle));

@@ -11,7 +11,9 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
 
 // Rotates consecutive pairs (x[2i], x[2i+1]) of the first rot_dim elements of each head by
 // pos * freq_base^(-2i/rot_dim): the pair layout GGUF files use for Llama Q and K.
-void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base);
+// freq_factors (rot_dim / 2 values, or nullptr): Llama 3.1's per-pair divisors of the frequency.
+void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base,
+          const float* freq_factors = nullptr);
 
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu(float* gate, const float* up, size_t n);

@@ -5,10 +5,14 @@ usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N]
 
 Weights are normal with std 0.02 (--std) and norms are 1, so speed and memory behave like the real
 model (values do not matter for either). The vocabulary, scores and token types come from
-../shared/models/tokenizers/llama2/ggml-vocab-llama-spm.gguf (or $KILN_SHARED/models/...).
-Other types come from `kiln quantize`.
+../shared/models/tokenizers/llama2/ggml-vocab-llama-spm.gguf (or $KILN_SHARED/models/...); for
+llama3-tiny, the byte-level BPE vocabulary and merges of ../shared/models/tokenizers/llama3/tokenizer.json,
+with Llama 3's RoPE base (500000), Llama 3.1's frequency factors (rope_freqs.weight) and the output
+tied to the token embeddings, as Llama 3.2 1B has it. Other types come from `kiln quantize`.
 """
 import argparse
+import json
+import math
 import os
 import sys
 
@@ -21,13 +25,64 @@ SHAPES = {
     "tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512),
     "tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_kv_head=4, n_ff=5632, n_ctx=2048),
     "llama2-7b": dict(n_embd=4096, n_layer=32, n_head=32, n_kv_head=32, n_ff=11008, n_ctx=4096),
+    "llama3-tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512, llama3=True),
 }
 F32, F16 = 0, 1
 
 
-def vocab_path():
+def shared_path(*parts):
     shared = os.environ.get("KILN_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "shared")
-    return os.path.join(shared, "models", "tokenizers", "llama2", "ggml-vocab-llama-spm.gguf")
+    return os.path.join(shared, "models", "tokenizers", *parts)
+
+
+def add_llama2_vocab(w):
+    vocab = gguf.Reader(shared_path("llama2", "ggml-vocab-llama-spm.gguf")).metadata
+    w.add("tokenizer.ggml.model", gguf.STRING, "llama")
+    w.add("tokenizer.ggml.tokens", gguf.ARRAY, (gguf.STRING, vocab["tokenizer.ggml.tokens"]))
+    w.add("tokenizer.ggml.scores", gguf.ARRAY, (6, vocab["tokenizer.ggml.scores"]))
+    w.add("tokenizer.ggml.token_type", gguf.ARRAY, (5, vocab["tokenizer.ggml.token_type"]))
+    for key in ("bos_token_id", "eos_token_id", "unknown_token_id"):
+        w.add("tokenizer.ggml." + key, 4, vocab["tokenizer.ggml." + key])
+    w.add("tokenizer.ggml.add_bos_token", 7, True)
+    return len(vocab["tokenizer.ggml.tokens"])
+
+
+def add_llama3_vocab(w):
+    with open(shared_path("llama3", "tokenizer.json"), encoding="utf-8") as f:
+        tj = json.load(f)
+    entries = {i: (text, 1) for text, i in tj["model"]["vocab"].items()}
+    for t in tj["added_tokens"]:
+        entries[t["id"]] = (t["content"], 3 if t.get("special") else 4)
+    n = max(entries) + 1
+    tokens = [entries.get(i, (f"[PAD{i}]", 5))[0] for i in range(n)]
+    types = [entries.get(i, ("", 5))[1] for i in range(n)]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
+    ids = {text: i for i, text in enumerate(tokens)}
+    w.add("tokenizer.ggml.model", gguf.STRING, "gpt2")
+    w.add("tokenizer.ggml.pre", gguf.STRING, "llama-bpe")
+    w.add("tokenizer.ggml.tokens", gguf.ARRAY, (gguf.STRING, tokens))
+    w.add("tokenizer.ggml.token_type", gguf.ARRAY, (5, types))
+    w.add("tokenizer.ggml.merges", gguf.ARRAY, (gguf.STRING, merges))
+    w.add("tokenizer.ggml.bos_token_id", 4, ids["<|begin_of_text|>"])
+    w.add("tokenizer.ggml.eos_token_id", 4, ids["<|end_of_text|>"])
+    w.add("tokenizer.ggml.eot_token_id", 4, ids["<|eot_id|>"])
+    w.add("tokenizer.ggml.add_bos_token", 7, True)
+    return n
+
+
+def llama31_freq_factors(rot_dim, base, factor=8.0, low=1.0, high=4.0, original_ctx=8192):
+    """Llama 3.1's RoPE scaling as per-pair divisors of the frequencies (rope_freqs.weight)."""
+    out = []
+    for i in range(0, rot_dim, 2):
+        wavelen = 2 * math.pi / base ** (-i / rot_dim)
+        if wavelen < original_ctx / high:
+            out.append(1.0)
+        elif wavelen > original_ctx / low:
+            out.append(factor)
+        else:
+            smooth = (original_ctx / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, np.float32)
 
 
 def main():
@@ -40,8 +95,7 @@ def main():
                    help="weight std; larger values give peaked next-token distributions (tests of greedy agreement)")
     a = p.parse_args()
     s = SHAPES[a.shape]
-    vocab = gguf.Reader(vocab_path()).metadata
-    n_vocab = len(vocab["tokenizer.ggml.tokens"])
+    llama3 = s.get("llama3", False)
     rng = np.random.default_rng(a.seed)
 
     w = gguf.Writer()
@@ -54,14 +108,9 @@ def main():
                        ("rope.dimension_count", s["n_embd"] // s["n_head"])]:
         w.add("llama." + key, 4, value)
     w.add("llama.attention.layer_norm_rms_epsilon", 6, 1e-5)
-    w.add("llama.rope.freq_base", 6, 10000.0)
-    w.add("tokenizer.ggml.model", gguf.STRING, "llama")
-    w.add("tokenizer.ggml.tokens", gguf.ARRAY, (gguf.STRING, vocab["tokenizer.ggml.tokens"]))
-    w.add("tokenizer.ggml.scores", gguf.ARRAY, (6, vocab["tokenizer.ggml.scores"]))
-    w.add("tokenizer.ggml.token_type", gguf.ARRAY, (5, vocab["tokenizer.ggml.token_type"]))
-    for key in ("bos_token_id", "eos_token_id", "unknown_token_id"):
-        w.add("tokenizer.ggml." + key, 4, vocab["tokenizer.ggml." + key])
-    w.add("tokenizer.ggml.add_bos_token", 7, True)
+    rope_base = 500000.0 if llama3 else 10000.0
+    w.add("llama.rope.freq_base", 6, rope_base)
+    n_vocab = add_llama3_vocab(w) if llama3 else add_llama2_vocab(w)
 
     wtype, dtype = (F32, np.float32) if a.type == "f32" else (F16, np.float16)
 
@@ -75,6 +124,9 @@ def main():
 
     d, hd = s["n_embd"], s["n_embd"] // s["n_head"]
     matrix("token_embd.weight", d, n_vocab)
+    if llama3:
+        factors = llama31_freq_factors(hd, rope_base)
+        w.add_tensor("rope_freqs.weight", [hd // 2], F32, 4 * (hd // 2), lambda: factors.tobytes())
     for l in range(s["n_layer"]):
         b = f"blk.{l}."
         norm(b + "attn_norm.weight", d)
@@ -87,7 +139,8 @@ def main():
         matrix(b + "ffn_up.weight", d, s["n_ff"])
         matrix(b + "ffn_down.weight", s["n_ff"], d)
     norm("output_norm.weight", d)
-    matrix("output.weight", d, n_vocab)
+    if not llama3:  # Llama 3.2's small models tie the output to the embeddings
+        matrix("output.weight", d, n_vocab)
     w.write(a.out)
     print(f"{a.out}: {a.shape}, {a.type}", file=sys.stderr)
 

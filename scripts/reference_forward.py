@@ -19,10 +19,13 @@ def rmsnorm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
-def rope(x, pos, rot_dim, base):
-    # x: [n_tokens, n_heads, head_dim]; rotates pairs (2i, 2i+1) of the first rot_dim dims.
+def rope(x, pos, rot_dim, base, factors=None):
+    # x: [n_tokens, n_heads, head_dim]; rotates pairs (2i, 2i+1) of the first rot_dim dims;
+    # factors (rope_freqs.weight, Llama 3.1+) divide the pairs' frequencies.
     i = torch.arange(0, rot_dim, 2, dtype=torch.float64)
     freqs = base ** (-i / rot_dim)
+    if factors is not None:
+        freqs = freqs / factors.double()
     angles = pos[:, None].double() * freqs[None, :]
     cos = torch.cos(angles).float()[:, None, :]
     sin = torch.sin(angles).float()[:, None, :]
@@ -52,7 +55,8 @@ def forward(model, tokens):
         q = (h @ t[p + "attn_q.weight"].T).view(n, n_head, hd)
         k = (h @ t[p + "attn_k.weight"].T).view(n, n_kv, hd)
         v = (h @ t[p + "attn_v.weight"].T).view(n, n_kv, hd)
-        q, k = rope(q, pos, rot_dim, base), rope(k, pos, rot_dim, base)
+        factors = t.get("rope_freqs.weight")
+        q, k = rope(q, pos, rot_dim, base, factors), rope(k, pos, rot_dim, base, factors)
         k = k.repeat_interleave(n_head // n_kv, dim=1)
         v = v.repeat_interleave(n_head // n_kv, dim=1)
         scores = torch.einsum("qhd,khd->hqk", q, k) / hd ** 0.5 + mask

@@ -124,12 +124,16 @@ TEST_CASE("the Llama 3 cases with the vocabulary read from a GGUF (model gpt2, p
     w.add_string_array("tokenizer.ggml.merges", v.merges);
     w.add_u32("tokenizer.ggml.bos_token_id", 128000);
     w.add_u32("tokenizer.ggml.eos_token_id", 128001);
+    w.add_u32("tokenizer.ggml.eot_token_id", 128009);
     const std::string path = temp_dir() + "/llama3-vocab.gguf";
     w.write(path);
     const auto tok = gguf_tokenizer(path);
     REQUIRE(tok->n_vocab() == 128256);
     CHECK(tok->bos() == 128000);
     CHECK(tok->eos() == 128001);
+    CHECK(tok->is_end(128001));
+    CHECK(tok->is_end(128009));  // <|eot_id|> ends a turn, so it ends generation too
+    CHECK_FALSE(tok->is_end(128000));
     for (const Case& c : load_cases(dir + "ggml-vocab-llama-bpe.gguf")) {
         INFO("input: '" << c.text << "'");
         CHECK(tok->encode(c.text, false) == c.ids);

@@ -3,6 +3,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <queue>
@@ -90,7 +91,10 @@ public:
         if (!vocab_.types.empty() && vocab_.types.size() != n)
             throw std::runtime_error("tokenizer: token_type has " + std::to_string(vocab_.types.size()) + " entries for " +
                                      std::to_string(n) + " tokens");
-        for (Token id : {vocab_.bos, vocab_.eos})
+        std::vector<Token> special = vocab_.ends;
+        special.push_back(vocab_.bos);
+        special.push_back(vocab_.eos);
+        for (Token id : special)
             if (id >= static_cast<Token>(n))
                 throw std::runtime_error("tokenizer: token id " + std::to_string(id) + " is outside the vocabulary of " +
                                          std::to_string(n));
@@ -145,6 +149,9 @@ public:
     size_t n_vocab() const override { return vocab_.tokens.size(); }
     Token bos() const override { return vocab_.bos; }
     Token eos() const override { return vocab_.eos; }
+    bool is_end(Token id) const override {
+        return id == vocab_.eos || std::find(vocab_.ends.begin(), vocab_.ends.end(), id) != vocab_.ends.end();
+    }
     bool add_bos() const override { return vocab_.add_bos; }
 
 private:
@@ -268,6 +275,8 @@ BpeVocab read_tokenizer_json(const std::string& path) {
     };
     v.bos = id_of("<|begin_of_text|>");
     v.eos = id_of("<|end_of_text|>");
+    for (const char* end : {"<|eot_id|>", "<|eom_id|>"})
+        if (const Token id = id_of(end); id >= 0) v.ends.push_back(id);
     v.add_bos = v.bos >= 0;
     return v;
 }

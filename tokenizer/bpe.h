@@ -18,6 +18,7 @@ struct BpeVocab {
     std::vector<std::string> merges;  // "left right", best first
     std::string pre = "llama-bpe";    // the pre-tokenizer's name (tokenizer.ggml.pre)
     Token bos = -1, eos = -1;
+    std::vector<Token> ends;  // tokens that end generation besides eos (end of turn, of message)
     bool add_bos = true;
     bool ignore_merges = true;
 };

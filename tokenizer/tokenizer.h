@@ -31,6 +31,8 @@ public:
     virtual size_t n_vocab() const = 0;
     virtual Token bos() const = 0;
     virtual Token eos() const = 0;
+    // Whether generation ends at this token: EOS, and for Llama 3 also end-of-turn and the like.
+    virtual bool is_end(Token id) const { return id == eos(); }
     virtual bool add_bos() const = 0;  // whether prompts start with BOS by default
 };
 
