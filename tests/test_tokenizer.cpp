@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <sstream>
 
 #include "engine/gguf_writer.h"
@@ -135,6 +136,20 @@ TEST_CASE("the Llama 3 cases with the vocabulary read from a GGUF (model gpt2, p
     CHECK(tok->is_end(128009));  // <|eot_id|> ends a turn, so it ends generation too
     CHECK_FALSE(tok->is_end(128000));
     for (const Case& c : load_cases(dir + "ggml-vocab-llama-bpe.gguf")) {
+        INFO("input: '" << c.text << "'");
+        CHECK(tok->encode(c.text, false) == c.ids);
+        CHECK(decode(*tok, c.ids) == c.text);
+    }
+}
+
+TEST_CASE("the Llama 3 cases with the vocabulary of the generator's llama3-tiny GGUF", "[tokenizer][bpe]") {
+    const std::string out = temp_dir() + "/llama3-tiny-tokenizer.gguf";
+    const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
+                            "' /usr/bin/python3 make-model.py llama3-tiny '" + out + "' 2>/dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    const auto tok = gguf_tokenizer(out);
+    CHECK(tok->is_end(128009));
+    for (const Case& c : load_cases(model_path("tokenizers/llama3/ggml-vocab-llama-bpe.gguf"))) {
         INFO("input: '" << c.text << "'");
         CHECK(tok->encode(c.text, false) == c.ids);
         CHECK(decode(*tok, c.ids) == c.text);
