@@ -249,16 +249,19 @@ int batch(BatchArgs a) {
     const size_t longest_token = longest_token_bytes(tok);
     resolve_context(a.gen, n_ctx);
 
-    // The lines this run does: in the shard, not blank, not finished before.
+    // The lines this run does: in the shard, not blank, not finished before. Each is parsed
+    // here once; a line that does not parse keeps its error for its output line.
     std::vector<size_t> todo;
+    std::vector<BatchLine> parsed(lines.size());
+    std::vector<std::string> parse_errors(lines.size());
     for (size_t i = 0; i < lines.size(); ++i) {
         if (i % shard.n != shard.k || blank(lines[i]) || finished.duplicate_lines.count(i + 1)) continue;
-        BatchLine probe;
         try {
-            parse_batch_line(lines[i], i + 1, a.plain, a.gen, probe);
-        } catch (const Error&) {
+            parse_batch_line(lines[i], i + 1, a.plain, a.gen, parsed[i]);
+        } catch (const Error& e) {
+            parse_errors[i] = e.what();
         }
-        if (!finished.ids.count(probe.id.dump())) todo.push_back(i);
+        if (!finished.ids.count(parsed[i].id.dump())) todo.push_back(i);
     }
     if (resume) spdlog::info("{}: resuming, {} lines already done", a.output, finished.ids.size());
 
@@ -272,7 +275,6 @@ int batch(BatchArgs a) {
 
     Output out(a.output, resume);
     std::set<std::string> seen = finished.ids;
-    std::vector<BatchLine> parsed(lines.size());
     size_t failed = 0, next = 0;
     const auto t0 = std::chrono::steady_clock::now();
     size_t generated = 0;
@@ -290,10 +292,8 @@ int batch(BatchArgs a) {
             while (next < todo.size()) {
                 const size_t i = todo[next++];
                 BatchLine& line = parsed[i];
-                try {
-                    parse_batch_line(lines[i], i + 1, a.plain, a.gen, line);
-                } catch (const Error& e) {
-                    fail(i, line.id, e.what(), false);
+                if (!parse_errors[i].empty()) {
+                    fail(i, line.id, parse_errors[i], false);
                     continue;
                 }
                 if (!seen.insert(line.id.dump()).second) {

@@ -89,8 +89,12 @@ void StopFilter::release(size_t n, const TextSink& sink) {
 
 Generation::Generation(const Tokenizer& tok, const GenerationParams& params, Sampler& sampler,
                        const std::vector<Token>& prompt, TextSink sink)
-    : tok_(tok), params_(params), sampler_(sampler), sink_(std::move(sink)), decoder_(tok, false),
-      filter_(params.stops) {
+    : tok_(tok), params_(params), sampler_(sampler),
+      emit_([this, sink = std::move(sink)](std::string_view text, float prob) {
+          result_.text.append(text);
+          sink(text, prob);
+      }),
+      decoder_(tok, false), filter_(params.stops) {
     result_.prompt_tokens = prompt.size();
     for (Token t : prompt) sampler_.accept(t);
 }
@@ -110,11 +114,7 @@ std::optional<Token> Generation::step(std::span<const float> logits, bool has_ro
     sampler_.accept(next);
     const auto logprob = static_cast<float>(logits[static_cast<size_t>(next)] - lse);
     result_.tokens.push_back({next, logprob, top_logprobs(logits, lse, params_.n_logprobs)});
-    const TextSink emit = [this](std::string_view text, float prob) {
-        result_.text.append(text);
-        sink_(text, prob);
-    };
-    if (filter_.push(decoder_.push(next), std::exp(logprob), emit)) {
+    if (filter_.push(decoder_.push(next), std::exp(logprob), emit_)) {
         result_.finish = FinishReason::stop;
         done_ = true;
         return std::nullopt;
@@ -133,12 +133,8 @@ void Generation::interrupt() {
 void Generation::finish(FinishReason reason) {
     result_.finish = reason;
     done_ = true;
-    const TextSink emit = [this](std::string_view text, float prob) {
-        result_.text.append(text);
-        sink_(text, prob);
-    };
     const float last_prob = result_.tokens.empty() ? 1.0f : std::exp(result_.tokens.back().logprob);
-    if (!filter_.push(decoder_.flush(), last_prob, emit)) filter_.flush(emit);
+    if (!filter_.push(decoder_.flush(), last_prob, emit_)) filter_.flush(emit_);
     else result_.finish = FinishReason::stop;
 }
 

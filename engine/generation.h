@@ -78,6 +78,8 @@ public:
     // sampler: fresh, owned by the caller, outliving this.
     Generation(const Tokenizer& tok, const GenerationParams& params, Sampler& sampler, const std::vector<Token>& prompt,
                TextSink sink);
+    Generation(const Generation&) = delete;  // emit_ refers to this object
+    Generation& operator=(const Generation&) = delete;
 
     // Samples from the logits that follow the tokens so far. Returns the token to evaluate
     // next, or nothing when generation has finished; has_room says whether the context holds
@@ -95,7 +97,7 @@ private:
     const Tokenizer& tok_;
     const GenerationParams& params_;
     Sampler& sampler_;
-    TextSink sink_;
+    TextSink emit_;  // the caller's sink, keeping a copy of the text in result_
     StreamDecoder decoder_;
     StopFilter filter_;
     GenerationResult result_;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 namespace kiln {
 
@@ -14,25 +13,23 @@ void attention(const AttentionShape& s, std::span<const AttentionSeq> seqs, size
     const size_t group = s.n_head / s.n_kv_head;
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
     // Items are (sequence, token, head), numbered sequence by sequence.
-    std::vector<size_t> first_item(seqs.size() + 1, 0);
-    size_t max_pos = 0, work = 0;
-    for (size_t i = 0; i < seqs.size(); ++i) {
-        first_item[i + 1] = first_item[i] + seqs[i].n_tokens * s.n_head;
-        max_pos = std::max(max_pos, seqs[i].first_pos + seqs[i].n_tokens);
-        work += seqs[i].n_tokens * s.n_head * (seqs[i].first_pos + seqs[i].n_tokens) * s.head_dim;
+    size_t n_items = 0, max_pos = 0, work = 0;
+    for (const AttentionSeq& a : seqs) {
+        n_items += a.n_tokens * s.n_head;
+        max_pos = std::max(max_pos, a.first_pos + a.n_tokens);
+        work += a.n_tokens * s.n_head * (a.first_pos + a.n_tokens) * s.head_dim;
     }
-    const size_t n_items = first_item.back();
     const bool big = work >= (size_t{1} << 14);
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
     {
         float* scores = scratch + static_cast<size_t>(omp_get_thread_num()) * max_pos;
-        size_t seq = 0;
+        // A static schedule hands each thread increasing items, so its sequence only moves on.
+        size_t seq = 0, seq_first = 0;
 #pragma omp for schedule(static)
         for (size_t item = 0; item < n_items; ++item) {
-            while (first_item[seq + 1] <= item) ++seq;
-            while (first_item[seq] > item) --seq;
+            while (item >= seq_first + seqs[seq].n_tokens * s.n_head) seq_first += seqs[seq++].n_tokens * s.n_head;
             const AttentionSeq& a = seqs[seq];
-            const size_t local = item - first_item[seq];
+            const size_t local = item - seq_first;
             const size_t t = local / s.n_head, h = local % s.n_head;
             const size_t kv_off = (h / group) * s.head_dim;
             const float* qh = a.q + t * ldq + h * s.head_dim;

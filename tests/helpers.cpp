@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -36,6 +37,17 @@ std::string temp_dir() {
         return std::string(tmpl);
     }();
     return dir;
+}
+
+std::string generated_model(const std::string& shape, const std::string& type) {
+    static std::map<std::string, std::string> made;
+    const std::string out = temp_dir() + "/" + shape + "-" + type + ".gguf";
+    if (made.count(out)) return out;
+    const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
+                            "' /usr/bin/python3 make-model.py " + shape + " '" + out + "' --type " + type + " 2>/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-model.py " + shape + " failed");
+    made[out] = out;
+    return out;
 }
 
 std::string read_file(const std::string& path) {

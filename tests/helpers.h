@@ -18,6 +18,10 @@ std::string model_path(const std::string& relative);
 // A fresh empty directory for this test process.
 std::string temp_dir();
 
+// The path of a model of `shape` that scripts/make-model.py writes into temp_dir() (once per
+// process and type; "f16" or "f32").
+std::string generated_model(const std::string& shape, const std::string& type = "f16");
+
 struct Result {
     int status = -1;     // exit status, or -1 when killed by a signal
     int signal = 0;

@@ -61,13 +61,7 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
     // Llama 3 shaped (byte-level BPE vocabulary, RoPE base 500000 with Llama 3.1 frequency
     // factors, GQA, output tied to the embeddings), made by the generator in F32 and F16.
     std::vector<std::string> paths = {model_path("stories260K.gguf"), model_path("random/llama-2-tiny-random.gguf")};
-    for (const char* type : {"f32", "f16"}) {
-        const std::string out = temp_dir() + "/llama3-tiny-" + type + ".gguf";
-        const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
-                                "' /usr/bin/python3 make-model.py llama3-tiny '" + out + "' --type " + type + " 2>/dev/null";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        paths.push_back(out);
-    }
+    for (const char* type : {"f32", "f16"}) paths.push_back(generated_model("llama3-tiny", type));
     for (const std::string& path : paths) {
         const std::string& name = path;
         const auto base = Model::load(path, {});

@@ -14,16 +14,7 @@ using namespace kiln::test;
 
 namespace {
 
-std::string tiny_f16() {
-    static const std::string path = [] {
-        const std::string out = temp_dir() + "/tiny-f16.gguf";
-        const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
-                                "' /usr/bin/python3 make-model.py tiny '" + out + "' 2>/dev/null";
-        REQUIRE(std::system(cmd.c_str()) == 0);
-        return out;
-    }();
-    return path;
-}
+std::string tiny_f16() { return generated_model("tiny"); }
 
 std::string quantized(const std::string& in, const std::string& mix_name) {
     const std::string out = in + "." + mix_name + ".gguf";

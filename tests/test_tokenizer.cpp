@@ -143,11 +143,7 @@ TEST_CASE("the Llama 3 cases with the vocabulary read from a GGUF (model gpt2, p
 }
 
 TEST_CASE("the Llama 3 cases with the vocabulary of the generator's llama3-tiny GGUF", "[tokenizer][bpe]") {
-    const std::string out = temp_dir() + "/llama3-tiny-tokenizer.gguf";
-    const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
-                            "' /usr/bin/python3 make-model.py llama3-tiny '" + out + "' 2>/dev/null";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    const auto tok = gguf_tokenizer(out);
+    const auto tok = gguf_tokenizer(generated_model("llama3-tiny"));
     CHECK(tok->is_end(128009));
     for (const Case& c : load_cases(model_path("tokenizers/llama3/ggml-vocab-llama-bpe.gguf"))) {
         INFO("input: '" << c.text << "'");
