@@ -34,6 +34,7 @@ struct BatchArgs {
     ModelArgs model;
     std::string input, output;
     bool plain = false;
+    bool special = false;
     GenerationParams gen;
     std::optional<uint64_t> seed;
     long ctx = 0;
@@ -310,7 +311,7 @@ int batch(BatchArgs a) {
                     fail(i, line.id, e.what(), false);
                     continue;
                 }
-                r.prompt = tok.encode(line.prompt, tok.add_bos());
+                r.prompt = tok.encode(line.prompt, tok.add_bos(), a.special);
                 if (r.prompt.empty() || line.prompt.empty()) {
                     fail(i, line.id, "the prompt is empty", false);
                     continue;
@@ -366,6 +367,7 @@ Command add_batch_command(CLI::App& parent) {
     app->add_option("-i,--input", a->input, "JSONL requests, one object per line (- for standard input)")->required();
     app->add_option("-o,--output", a->output, "JSONL results, one line per request (- for standard output)")->required();
     app->add_flag("--plain", a->plain, "The input is plain text, one prompt per line");
+    add_special_option(*app, a->special);
     add_generation_options(*app, a->gen, a->seed);
     app->add_option("-c,--ctx-size", a->ctx, "Context size of each sequence (0: min(4096, trained context))")
         ->capture_default_str();

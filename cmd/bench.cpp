@@ -101,7 +101,11 @@ int run_bench_command(const BenchArgs& a) {
     for (const std::string& path : a.models) {
         const auto model = open_model({path, "", a.load});
         const size_t params = model_params(*model);
-        const std::string type = "llama " + scaled(params, true) + " " + file_type_name(model->gguf());
+        // Mixture-of-Experts models as llama.cpp names them ("8x…"); their tg bandwidth counts
+        // the weights a token reads: the router and the experts it uses.
+        const LlamaConfig& c = model->config();
+        const std::string experts = c.n_expert > 0 ? std::to_string(c.n_expert) + "x" + std::to_string(c.n_expert_used) + " MoE " : "";
+        const std::string type = "llama " + experts + scaled(params, true) + " " + file_type_name(model->gguf());
         for (int t : threads) {
             for (const BenchTest& test : tests) {
                 SessionOptions so;
@@ -122,6 +126,7 @@ int run_bench_command(const BenchArgs& a) {
                 if (test.n_prompt == 0) {
                     const double gbs = r.avg_ts * static_cast<double>(model->bytes_per_token()) / 1e9;
                     row["weights_gbs"] = gbs;
+                    row["bytes_per_token"] = model->bytes_per_token();
                     if (a.membw) {
                         row["membw_gbs"] = membw[t];
                         row["roofline_fraction"] = gbs / membw[t];

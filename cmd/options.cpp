@@ -84,6 +84,11 @@ size_t context_size(const Model& model, long requested) {
     return static_cast<size_t>(requested);
 }
 
+void add_special_option(CLI::App& app, bool& special) {
+    app.add_flag("--special", special,
+                 "Parse special tokens in prompts: <|eot_id|>, </s> and the like become those tokens, not text");
+}
+
 void add_generation_options(CLI::App& app, GenerationParams& gen, std::optional<uint64_t>& seed) {
     SamplerParams& s = gen.sampler;
     app.add_option("-n,--n-predict", gen.n_predict, "Tokens to generate (-1: until end of text or full context)")

@@ -52,6 +52,9 @@ void check_prompt_bytes(size_t bytes, size_t longest_token, size_t n_ctx);
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);
 
+// --special: spellings of control tokens in prompts ("<|eot_id|>") become those tokens.
+void add_special_option(CLI::App& app, bool& special);
+
 // -n, the sampler settings, --seed, --stop, --ignore-eos, --logprobs: what kiln run and
 // kiln batch share.
 void add_generation_options(CLI::App& app, GenerationParams& gen, std::optional<uint64_t>& seed);

@@ -28,6 +28,7 @@ struct RunArgs {
     int threads = 0;
     bool echo = false;
     bool json = false;
+    bool special = false;
     std::string color = "never";
 };
 
@@ -96,7 +97,7 @@ int run(RunArgs a) {
     const std::string text = read_prompt(a.prompt);
     if (text.empty()) throw Error("the prompt is empty");
     check_prompt_bytes(text.size(), longest_token_bytes(tok), so.n_ctx);
-    const std::vector<Token> prompt = tok.encode(text, tok.add_bos());
+    const std::vector<Token> prompt = tok.encode(text, tok.add_bos(), a.special);
     if (prompt.empty()) throw Error("the prompt is empty");
     if (prompt.size() >= so.n_ctx)
         throw Error("the prompt has " + std::to_string(prompt.size()) + " tokens, which leaves no room in a context of " +
@@ -141,6 +142,7 @@ Command add_run_command(CLI::App& parent) {
     app->add_option("--color", a->color, "Colour tokens by probability: auto (when stdout is a terminal), always, never")
         ->expected(0, 1)
         ->default_str("auto");
+    add_special_option(*app, a->special);
     app->add_flag("--echo", a->echo, "Print the prompt before the generated text");
     return {app, [a] { return run(*a); }};
 }

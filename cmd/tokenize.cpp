@@ -14,12 +14,13 @@ struct TokenizeArgs {
     PromptArgs prompt;
     bool pieces = false;
     bool no_bos = false;
+    bool special = false;
 };
 
 int tokenize(const TokenizeArgs& a) {
     const auto model = open_model(a.model);
     const Tokenizer& tok = model->tokenizer();
-    const std::vector<Token> ids = tok.encode(read_prompt(a.prompt), tok.add_bos() && !a.no_bos);
+    const std::vector<Token> ids = tok.encode(read_prompt(a.prompt), tok.add_bos() && !a.no_bos, a.special);
     if (a.pieces) {
         for (Token id : ids) std::printf("%d\t%s\n", id, tok.token_piece(id).c_str());
         return 0;
@@ -38,6 +39,7 @@ Command add_tokenize_command(CLI::App& parent) {
     add_prompt_options(*app, a->prompt);
     app->add_flag("--pieces", a->pieces, "One token per line: id, tab, piece");
     app->add_flag("--no-bos", a->no_bos, "Do not add the beginning-of-text token");
+    add_special_option(*app, a->special);
     return {app, [a] { return tokenize(*a); }};
 }
 

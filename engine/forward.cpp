@@ -1,6 +1,7 @@
 #include "engine/forward.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/error.h"
 #include "kernels/attention.h"
@@ -26,6 +27,71 @@ Forward::Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads
     hb_.resize(n_batch * c.n_ff);
     hb2_.resize(n_batch * c.n_ff);
     scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
+    if (c.n_expert > 0) {
+        router_.resize(n_batch * c.n_expert);
+        chosen_.resize(n_batch * c.n_expert_used);
+        weight_.resize(n_batch * c.n_expert_used);
+        gathered_.resize(n_batch * c.n_embd);
+        expert_out_.resize(n_batch * c.n_expert_used * c.n_embd);
+        slots_.reserve(n_batch * c.n_expert_used);
+        order_.reserve(c.n_expert);
+    }
+}
+
+void Forward::ffn(const FfnWeights& f, size_t n, float* out) {
+    const size_t n_ff = model_.config().n_ff;
+    const MatmulOutput gate_up[] = {{&f.gate, hb_.data(), n_ff}, {&f.up, hb2_.data(), n_ff}};
+    matmul(model_.isa(), gate_up, input_, n_threads_);
+    for (size_t t = 0; t < n; ++t) swiglu(&hb_[t * n_ff], &hb2_[t * n_ff], n_ff);
+    input_.set(hb_.data(), n_ff, n, n_ff);
+    matmul(model_.isa(), f.down, input_, out, model_.config().n_embd, n_threads_);
+}
+
+void Forward::moe(const LayerWeights& w, size_t n) {
+    const LlamaConfig& c = model_.config();
+    const size_t dim = c.n_embd, n_exp = c.n_expert, k = c.n_expert_used;
+    input_.set(xb_.data(), dim, n, dim);
+    matmul(model_.isa(), w.router, input_, router_.data(), n_exp, n_threads_);
+
+    // Each token's k experts of highest logit (ties: lower index), weighted by the softmax
+    // of the selected logits (Mixtral's rule).
+    for (size_t t = 0; t < n; ++t) {
+        const float* logit = &router_[t * n_exp];
+        uint32_t* chosen = &chosen_[t * k];
+        order_.resize(n_exp);
+        for (uint32_t e = 0; e < n_exp; ++e) order_[e] = e;
+        std::partial_sort(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(k), order_.end(),
+                          [&](uint32_t a, uint32_t b) { return logit[a] > logit[b] || (logit[a] == logit[b] && a < b); });
+        std::copy_n(order_.begin(), k, chosen);
+        float sum = 0.0f;
+        for (size_t j = 0; j < k; ++j) sum += (weight_[t * k + j] = std::exp(logit[chosen[j]] - logit[chosen[0]]));
+        for (size_t j = 0; j < k; ++j) weight_[t * k + j] /= sum;
+    }
+
+    // One product per expert over the tokens routed to it; each (token, slot) result lands in
+    // its own row of expert_out_.
+    for (uint32_t e = 0; e < n_exp; ++e) {
+        slots_.clear();
+        for (size_t i = 0; i < n * k; ++i)
+            if (chosen_[i] == e) slots_.push_back(i);
+        if (slots_.empty()) continue;
+        const size_t g = slots_.size();
+        for (size_t i = 0; i < g; ++i) std::copy_n(&xb_[slots_[i] / k * dim], dim, &gathered_[i * dim]);
+        input_.set(gathered_.data(), dim, g, dim);
+        ffn(w.experts[e], g, q_.data());
+        for (size_t i = 0; i < g; ++i) std::copy_n(&q_[i * dim], dim, &expert_out_[slots_[i] * dim]);
+    }
+
+    // The weighted sum in slot order, so that a token's result is the same in any batch.
+    for (size_t t = 0; t < n; ++t) {
+        float* out = &xb2_[t * dim];
+        std::fill_n(out, dim, 0.0f);
+        for (size_t j = 0; j < k; ++j) {
+            const float wj = weight_[t * k + j];
+            const float* y = &expert_out_[(t * k + j) * dim];
+            for (size_t i = 0; i < dim; ++i) out[i] += wj * y[i];
+        }
+    }
 }
 
 std::span<const float> Forward::run(std::span<const TokenRun> runs) {
@@ -83,12 +149,12 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
-        input_.set(xb_.data(), dim, n, dim);
-        const MatmulOutput gate_up[] = {{&w.w_gate, hb_.data(), c.n_ff}, {&w.w_up, hb2_.data(), c.n_ff}};
-        matmul(isa, gate_up, input_, nt);
-        for (size_t t = 0; t < n; ++t) swiglu(&hb_[t * c.n_ff], &hb2_[t * c.n_ff], c.n_ff);
-        input_.set(hb_.data(), c.n_ff, n, c.n_ff);
-        matmul(isa, w.w_down, input_, xb2_.data(), dim, nt);
+        if (w.experts.empty()) {
+            input_.set(xb_.data(), dim, n, dim);
+            ffn(w.ffn, n, xb2_.data());
+        } else {
+            moe(w, n);
+        }
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);
     }
 

@@ -49,10 +49,20 @@ public:
     std::span<const float> run(std::span<const TokenRun> runs);
 
 private:
+    // out (n rows of n_embd) = the feed-forward network f of input_'s n rows.
+    void ffn(const FfnWeights& f, size_t n, float* out);
+    // xb2_ = the mixture of experts of xb_'s n rows.
+    void moe(const LayerWeights& w, size_t n);
+
     const Model& model_;
     size_t n_batch_, n_ctx_;
     int n_threads_;
     std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_, logits_;
+    // Mixture of experts: router logits, each token's chosen experts and their weights, and
+    // per expert the (token, slot) rows it serves, their inputs and outputs.
+    std::vector<float> router_, weight_, gathered_, expert_out_;
+    std::vector<uint32_t> chosen_, order_;
+    std::vector<size_t> slots_;
     MatmulInput input_;
     std::vector<AttentionSeq> seqs_;
 };

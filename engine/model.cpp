@@ -13,6 +13,7 @@ namespace {
 
 // Hyperparameters are bounded so that every product the engine forms fits comfortably.
 constexpr uint64_t kMaxDim = uint64_t{1} << 20;
+constexpr size_t kMaxExperts = 256;
 
 size_t required(const GgufFile& g, const std::string& key) {
     const auto v = g.get_uint(key);
@@ -31,30 +32,44 @@ std::string shape_str(const GgufTensor& t) {
     return s + "]";
 }
 
-const GgufTensor& tensor(const GgufFile& g, const std::string& name, size_t cols, size_t rows) {
+// A tensor of the given shape (GGUF order: row length first) and a type kiln computes with.
+const GgufTensor& tensor(const GgufFile& g, const std::string& name, std::initializer_list<size_t> shape) {
     const GgufTensor* t = g.find_tensor(name);
     if (t == nullptr) throw Error("missing tensor '" + name + "'");
     const TypeInfo& ti = *type_info(static_cast<uint32_t>(t->type));
     if (!ti.computable) throw Error("tensor '" + name + "' has type " + ti.name + ", which kiln cannot run yet");
-    const bool ok = rows == 1 ? (t->n_dims == 1 && t->dims[0] == cols)
-                              : (t->n_dims == 2 && t->dims[0] == cols && t->dims[1] == rows);
-    if (!ok) {
-        std::string want = "[";
-        want += std::to_string(cols);
-        if (rows != 1) want += ", " + std::to_string(rows);
-        want += "]";
-        throw Error("tensor '" + name + "' has shape " + shape_str(*t) + ", expected " + want);
+    bool ok = t->n_dims == shape.size();
+    std::string want = "[";
+    for (uint32_t d = 0; size_t n : shape) {
+        ok = ok && t->dims[d] == n;
+        want += (d++ ? ", " : "") + std::to_string(n);
     }
+    if (!ok) throw Error("tensor '" + name + "' has shape " + shape_str(*t) + ", expected " + want + "]");
     return *t;
 }
 
+size_t matrix_bytes(const WeightMatrix& w) {
+    return row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols) * w.n_rows;
+}
+
 WeightMatrix matrix(const GgufFile& g, const std::string& name, size_t cols, size_t rows) {
-    const GgufTensor& t = tensor(g, name, cols, rows);
+    const GgufTensor& t = tensor(g, name, {cols, rows});
     return WeightMatrix{t.data, t.type, rows, cols};
 }
 
+// The n matrices of a 3-D tensor [cols, rows, n], one after the other in the file.
+std::vector<WeightMatrix> expert_matrices(const GgufFile& g, const std::string& name, size_t cols, size_t rows, size_t n) {
+    const GgufTensor& t = tensor(g, name, {cols, rows, n});
+    std::vector<WeightMatrix> out;
+    for (size_t e = 0; e < n; ++e) {
+        out.push_back(WeightMatrix{t.data, t.type, rows, cols});
+        out.back().data = t.data + e * matrix_bytes(out.back());
+    }
+    return out;
+}
+
 std::vector<float> vector(const GgufFile& g, const std::string& name, size_t n) {
-    const GgufTensor& t = tensor(g, name, n, 1);
+    const GgufTensor& t = tensor(g, name, {n});
     std::vector<float> out(n);
     dequantize_row(t.type, t.data, out.data(), n);
     return out;
@@ -94,6 +109,14 @@ LlamaConfig read_config(const GgufFile& g) {
     c.norm_eps = static_cast<float>(g.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
     if (!(c.rope_freq_base > 0.0f)) throw Error("rope.freq_base must be positive");
     if (!(c.norm_eps > 0.0f && c.norm_eps < 1.0f)) throw Error("layer_norm_rms_epsilon must be in (0, 1)");
+    if (g.find("llama.expert_count")) {
+        c.n_expert = required(g, "llama.expert_count");
+        c.n_expert_used = required(g, "llama.expert_used_count");
+        if (c.n_expert > kMaxExperts || c.n_expert_used > c.n_expert)
+            throw Error("expert_used_count " + std::to_string(c.n_expert_used) + " of expert_count " +
+                        std::to_string(c.n_expert) + " is out of range (at most " + std::to_string(kMaxExperts) +
+                        " experts)");
+    }
     return c;
 }
 
@@ -127,9 +150,17 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
             w.wv = matrix(g, p + "attn_v.weight", c.n_embd, c.kv_dim());
             w.wo = matrix(g, p + "attn_output.weight", c.n_head * c.head_dim, c.n_embd);
             w.ffn_norm = vector(g, p + "ffn_norm.weight", c.n_embd);
-            w.w_gate = matrix(g, p + "ffn_gate.weight", c.n_embd, c.n_ff);
-            w.w_up = matrix(g, p + "ffn_up.weight", c.n_embd, c.n_ff);
-            w.w_down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+            if (c.n_expert == 0) {
+                w.ffn.gate = matrix(g, p + "ffn_gate.weight", c.n_embd, c.n_ff);
+                w.ffn.up = matrix(g, p + "ffn_up.weight", c.n_embd, c.n_ff);
+                w.ffn.down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+            } else {
+                w.router = matrix(g, p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
+                const auto gate = expert_matrices(g, p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+                const auto up = expert_matrices(g, p + "ffn_up_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+                const auto down = expert_matrices(g, p + "ffn_down_exps.weight", c.n_ff, c.n_embd, c.n_expert);
+                for (size_t e = 0; e < c.n_expert; ++e) w.experts.push_back({gate[e], up[e], down[e]});
+            }
             m->layers_.push_back(std::move(w));
         }
         m->repack();
@@ -140,25 +171,33 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     return m;
 }
 
+std::vector<WeightMatrix*> Model::matrices() {
+    std::vector<WeightMatrix*> out;
+    if (output_.data != token_embd_.data) out.push_back(&output_);
+    for (LayerWeights& l : layers_) {
+        out.insert(out.end(), {&l.wq, &l.wk, &l.wv, &l.wo});
+        if (l.experts.empty()) out.insert(out.end(), {&l.ffn.gate, &l.ffn.up, &l.ffn.down});
+        for (FfnWeights& e : l.experts) out.insert(out.end(), {&e.gate, &e.up, &e.down});
+    }
+    return out;
+}
+
 void Model::repack() {
     // The AMX kernels want Q8_0 and Q4_0 in strips; rearranging needs the weights in memory
     // of our own (the copy), and leaves the token embeddings, read by rows, alone.
     if (isa_ != Isa::amx || !gguf_.copied()) return;
-    std::vector<WeightMatrix*> matrices;
-    if (output_.data != token_embd_.data) matrices.push_back(&output_);
-    for (LayerWeights& l : layers_)
-        for (WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) matrices.push_back(w);
     size_t bytes = 0;
-    for (WeightMatrix* w : matrices) {
+    for (WeightMatrix* w : matrices()) {
         if (!can_repack(w->type, w->n_rows)) continue;
-        const GgufTensor* t = nullptr;
+        const auto* data = static_cast<const uint8_t*>(w->data);
+        const GgufTensor* t = nullptr;  // the tensor holding the matrix (an expert is a slice)
         for (const GgufTensor& candidate : gguf_.tensors())
-            if (candidate.data == w->data) t = &candidate;
-        uint8_t* data = t != nullptr ? gguf_.writable(*t) : nullptr;
-        if (data == nullptr) continue;
-        repack_strips16(w->type, data, w->n_rows, w->n_cols);
+            if (data >= candidate.data && data < candidate.data + candidate.n_bytes) t = &candidate;
+        uint8_t* tensor_data = t != nullptr ? gguf_.writable(*t) : nullptr;
+        if (tensor_data == nullptr) continue;
+        repack_strips16(w->type, tensor_data + (data - t->data), w->n_rows, w->n_cols);
         w->layout = Layout::strips16;
-        bytes += t->n_bytes;
+        bytes += matrix_bytes(*w);
     }
     repacked_bytes_ = bytes;
 }
@@ -170,10 +209,18 @@ size_t Model::weight_bytes() const {
 }
 
 size_t Model::bytes_per_token() const {
-    auto bytes = [](const WeightMatrix& w) { return row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols) * w.n_rows; };
-    size_t total = bytes(output_) + bytes(token_embd_) / token_embd_.n_rows;
-    for (const LayerWeights& l : layers_)
-        for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) total += bytes(*w);
+    size_t total = matrix_bytes(output_) + matrix_bytes(token_embd_) / token_embd_.n_rows;
+    for (const LayerWeights& l : layers_) {
+        for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo}) total += matrix_bytes(*w);
+        if (l.experts.empty()) {
+            for (const WeightMatrix* w : {&l.ffn.gate, &l.ffn.up, &l.ffn.down}) total += matrix_bytes(*w);
+        } else {
+            // Experts of one layer share one type and shape, so any n_expert_used of them.
+            const FfnWeights& e = l.experts[0];
+            total += matrix_bytes(l.router) +
+                     config_.n_expert_used * (matrix_bytes(e.gate) + matrix_bytes(e.up) + matrix_bytes(e.down));
+        }
+    }
     return total;
 }
 

@@ -26,15 +26,24 @@ struct LlamaConfig {
     float rope_freq_base = 10000.0f;
     std::vector<float> rope_freq_factors;  // rope_freqs.weight (Llama 3.1+), rot_dim / 2 values; empty: none
     float norm_eps = 1e-5f;
+    size_t n_expert = 0;       // Mixture-of-Experts layers (Mixtral): experts per layer; 0: dense
+    size_t n_expert_used = 0;  // experts each token goes through
 
     size_t kv_dim() const { return n_kv_head * head_dim; }
+};
+
+// A SwiGLU feed-forward network: down(silu(gate x) * up x).
+struct FfnWeights {
+    WeightMatrix gate, up, down;
 };
 
 struct LayerWeights {
     std::vector<float> attn_norm;
     WeightMatrix wq, wk, wv, wo;
     std::vector<float> ffn_norm;
-    WeightMatrix w_gate, w_up, w_down;
+    FfnWeights ffn;                   // dense layers
+    WeightMatrix router;              // MoE layers: ffn_gate_inp, one logit per expert
+    std::vector<FfnWeights> experts;  // MoE layers: slices of the 3-D *_exps tensors
 };
 
 struct ModelOptions {
@@ -60,7 +69,8 @@ public:
 
     // Bytes of all tensors in the file (the weights' memory).
     size_t weight_bytes() const;
-    // Bytes of weights one generated token reads: every matrix once, one embedding row.
+    // Bytes of weights one generated token reads: every matrix once (of an MoE layer, the
+    // router and n_expert_used experts), one embedding row.
     size_t bytes_per_token() const;
     // Bytes of a KV cache holding n_ctx positions.
     size_t kv_cache_bytes(size_t n_ctx) const;
@@ -70,6 +80,7 @@ public:
 private:
     Model() = default;
     void repack();
+    std::vector<WeightMatrix*> matrices();  // every matrix the forward pass multiplies by
 
     GgufFile gguf_;
     LlamaConfig config_;

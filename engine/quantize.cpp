@@ -55,10 +55,12 @@ bool ends_with(const std::string& s, const char* suffix) {
 DType wanted_type(const GgufTensor& t, QuantMix mix, size_t n_layer) {
     const MixInfo m = mix_info(mix);
     if (t.n_dims < 2 || !ends_with(t.name, ".weight")) return t.type;  // norms and the like stay
+    if (ends_with(t.name, "ffn_gate_inp.weight")) return t.type;      // MoE routers: small, and decisive
     const bool k_mix = mix == QuantMix::q4_k_m || mix == QuantMix::q5_k_m;
     if (t.name == "output.weight" && mix != QuantMix::f16 && mix != QuantMix::bf16 && mix != QuantMix::q8_0)
         return DType::Q6_K;
-    if (k_mix && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight"))) {
+    if (k_mix && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight") ||
+                  ends_with(t.name, "ffn_down_exps.weight"))) {
         const auto layer = layer_of(t.name);
         if (layer && more_bits(*layer, n_layer)) return DType::Q6_K;
     }

@@ -8,7 +8,10 @@ model (values do not matter for either). The vocabulary, scores and token types 
 ../shared/models/tokenizers/llama2/ggml-vocab-llama-spm.gguf (or $KILN_SHARED/models/...); for
 llama3-tiny, the byte-level BPE vocabulary and merges of ../shared/models/tokenizers/llama3/tokenizer.json,
 with Llama 3's RoPE base (500000), Llama 3.1's frequency factors (rope_freqs.weight) and the output
-tied to the token embeddings, as Llama 3.2 1B has it. Other types come from `kiln quantize`.
+tied to the token embeddings, as Llama 3.2 1B has it. moe-tiny and mixtral-1b are Mixtral-style
+Mixture-of-Experts models (llama.expert_count, ffn_gate_inp and the 3-D ffn_*_exps tensors); their
+routers get std 1 (--router-std) so that routing is decided, as in a trained model, rather than a
+tie that rounding flips. Other types come from `kiln quantize`.
 """
 import argparse
 import json
@@ -26,6 +29,11 @@ SHAPES = {
     "tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_kv_head=4, n_ff=5632, n_ctx=2048),
     "llama2-7b": dict(n_embd=4096, n_layer=32, n_head=32, n_kv_head=32, n_ff=11008, n_ctx=4096),
     "llama3-tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512, llama3=True),
+    # Mixtral-style: every layer's FFN is 8 experts of which the router picks 2 per token
+    "moe-tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=512, n_ctx=512, n_expert=8, n_expert_used=2),
+    # about 1.3B parameters in all, 0.45B active per token: a Mixtral that fits this machine
+    "mixtral-1b": dict(n_embd=1024, n_layer=16, n_head=16, n_kv_head=4, n_ff=3072, n_ctx=2048,
+                       n_expert=8, n_expert_used=2),
 }
 F32, F16 = 0, 1
 
@@ -93,6 +101,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--std", type=float, default=0.02,
                    help="weight std; larger values give peaked next-token distributions (tests of greedy agreement)")
+    p.add_argument("--router-std", type=float, default=1.0, help="std of the MoE routers' weights")
     a = p.parse_args()
     s = SHAPES[a.shape]
     llama3 = s.get("llama3", False)
@@ -108,16 +117,22 @@ def main():
                        ("rope.dimension_count", s["n_embd"] // s["n_head"])]:
         w.add("llama." + key, 4, value)
     w.add("llama.attention.layer_norm_rms_epsilon", 6, 1e-5)
+    n_expert = s.get("n_expert", 0)
+    if n_expert:
+        w.add("llama.expert_count", 4, n_expert)
+        w.add("llama.expert_used_count", 4, s["n_expert_used"])
     rope_base = 500000.0 if llama3 else 10000.0
     w.add("llama.rope.freq_base", 6, rope_base)
     n_vocab = add_llama3_vocab(w) if llama3 else add_llama2_vocab(w)
 
     wtype, dtype = (F32, np.float32) if a.type == "f32" else (F16, np.float16)
 
-    def matrix(name, cols, rows):
+    def matrix(name, cols, rows, n=1, std=a.std, ttype=None):
+        t, dt = (wtype, dtype) if ttype is None else ttype
         def produce():
-            return (rng.standard_normal((rows, cols), dtype=np.float32) * a.std).astype(dtype).tobytes()
-        w.add_tensor(name, [cols, rows], wtype, cols * rows * np.dtype(dtype).itemsize, produce)
+            return (rng.standard_normal((n, rows, cols), dtype=np.float32) * std).astype(dt).tobytes()
+        dims = [cols, rows] + ([n] if n > 1 else [])
+        w.add_tensor(name, dims, t, n * cols * rows * np.dtype(dt).itemsize, produce)
 
     def norm(name, n):
         w.add_tensor(name, [n], F32, 4 * n, lambda: np.ones(n, np.float32).tobytes())
@@ -135,9 +150,16 @@ def main():
         matrix(b + "attn_v.weight", d, s["n_kv_head"] * hd)
         matrix(b + "attn_output.weight", d, d)
         norm(b + "ffn_norm.weight", d)
-        matrix(b + "ffn_gate.weight", d, s["n_ff"])
-        matrix(b + "ffn_up.weight", d, s["n_ff"])
-        matrix(b + "ffn_down.weight", s["n_ff"], d)
+        if n_expert:
+            # the router stays F32, as llama.cpp's quantize leaves it
+            matrix(b + "ffn_gate_inp.weight", d, n_expert, std=a.router_std, ttype=(F32, np.float32))
+            matrix(b + "ffn_gate_exps.weight", d, s["n_ff"], n_expert)
+            matrix(b + "ffn_up_exps.weight", d, s["n_ff"], n_expert)
+            matrix(b + "ffn_down_exps.weight", s["n_ff"], d, n_expert)
+        else:
+            matrix(b + "ffn_gate.weight", d, s["n_ff"])
+            matrix(b + "ffn_up.weight", d, s["n_ff"])
+            matrix(b + "ffn_down.weight", s["n_ff"], d)
     norm("output_norm.weight", d)
     if not llama3:  # Llama 3.2's small models tie the output to the embeddings
         matrix("output.weight", d, n_vocab)

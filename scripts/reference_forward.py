@@ -5,7 +5,8 @@ usage: reference_forward.py MODEL.gguf TOKEN_IDS OUT.f32
 TOKEN_IDS is a comma-separated list; OUT gets the logits of every position as raw
 little-endian float32, n_tokens x n_vocab. Reads the GGUF with scripts/gguf.py, computes in
 float32, and follows the Llama definition (RMSNorm, RoPE on consecutive pairs as GGUF
-stores Q and K, grouped-query attention, SwiGLU).
+stores Q and K, grouped-query attention, SwiGLU; Mixtral's Mixture of Experts: the router's top-k
+experts per token, weighted by the softmax of their logits).
 """
 import sys
 
@@ -33,6 +34,23 @@ def rope(x, pos, rot_dim, base, factors=None):
     a, b = rot[..., 0::2], rot[..., 1::2]
     out = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1).flatten(-2)
     return torch.cat((out, x[..., rot_dim:]), dim=-1)
+
+
+def swiglu(h, gate, up, down):
+    return (torch.nn.functional.silu(h @ gate.T) * (h @ up.T)) @ down.T
+
+
+def moe(h, t, p, k):
+    logits = h @ t[p + "ffn_gate_inp.weight"].T
+    top, experts = torch.topk(logits, k, dim=-1)
+    weights = torch.softmax(top, dim=-1)
+    out = torch.zeros_like(h)
+    gate, up, down = t[p + "ffn_gate_exps.weight"], t[p + "ffn_up_exps.weight"], t[p + "ffn_down_exps.weight"]
+    for i in range(h.shape[0]):
+        for j in range(k):
+            e = int(experts[i, j])
+            out[i] += weights[i, j] * swiglu(h[i:i + 1], gate[e], up[e], down[e])[0]
+    return out
 
 
 def forward(model, tokens):
@@ -63,8 +81,10 @@ def forward(model, tokens):
         att = torch.einsum("hqk,khd->qhd", torch.softmax(scores, dim=-1), v).reshape(n, dim)
         x = x + att @ t[p + "attn_output.weight"].T
         h = rmsnorm(x, t[p + "ffn_norm.weight"], eps)
-        ff = torch.nn.functional.silu(h @ t[p + "ffn_gate.weight"].T) * (h @ t[p + "ffn_up.weight"].T)
-        x = x + ff @ t[p + "ffn_down.weight"].T
+        if md.get("llama.expert_count", 0):
+            x = x + moe(h, t, p, md["llama.expert_used_count"])
+        else:
+            x = x + swiglu(h, t[p + "ffn_gate.weight"], t[p + "ffn_up.weight"], t[p + "ffn_down.weight"])
     x = rmsnorm(x, t["output_norm.weight"], eps)
     out = t.get("output.weight", t["token_embd.weight"])
     return x @ out.T

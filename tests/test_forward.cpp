@@ -59,9 +59,11 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
         return;
     }
     // Llama 3 shaped (byte-level BPE vocabulary, RoPE base 500000 with Llama 3.1 frequency
-    // factors, GQA, output tied to the embeddings), made by the generator in F32 and F16.
+    // factors, GQA, output tied to the embeddings) and Mixtral shaped (8 experts, 2 per token),
+    // made by the generator in F32 and F16.
     std::vector<std::string> paths = {model_path("stories260K.gguf"), model_path("random/llama-2-tiny-random.gguf")};
-    for (const char* type : {"f32", "f16"}) paths.push_back(generated_model("llama3-tiny", type));
+    for (const char* shape : {"llama3-tiny", "moe-tiny"})
+        for (const char* type : {"f32", "f16"}) paths.push_back(generated_model(shape, type));
     for (const std::string& path : paths) {
         const std::string& name = path;
         const auto base = Model::load(path, {});
@@ -84,13 +86,16 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
 
 TEST_CASE("logits do not depend on batching or thread count", "[forward]") {
     // F32, and quantized copies whose Q8_0/Q4_0 matrices take the AMX kernels where the CPU
-    // has them (the weights are copied and rearranged at load).
-    const std::string f32 = model_path("stories260K.gguf");
-    std::vector<std::string> paths = {f32};
-    for (const char* mix : {"q8_0", "q4_0"}) {
-        const std::string out = temp_dir() + "/stories260K-" + mix + ".gguf";
-        quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
-        paths.push_back(out);
+    // has them (the weights are copied and rearranged at load); and a Mixture-of-Experts
+    // model, whose tokens go to their experts in groups that change with the batch.
+    std::vector<std::string> paths;
+    for (const std::string& f32 : {model_path("stories260K.gguf"), generated_model("moe-tiny", "f32")}) {
+        paths.push_back(f32);
+        for (const char* mix : {"q8_0", "q4_0"}) {
+            const std::string out = temp_dir() + "/" + std::to_string(paths.size()) + "-" + mix + ".gguf";
+            quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
+            paths.push_back(out);
+        }
     }
     for (const std::string& path : paths) {
         ModelOptions mo;

@@ -104,6 +104,18 @@ std::vector<BadCase> bad_cases() {
     }
     {
         GgufWriter w = tiny_model();
+        w.add_u32("llama.expert_count", 4);
+        w.add_u32("llama.expert_used_count", 8);
+        add("more experts used than there are", w.serialize(), "expert_used_count 8 of expert_count 4");
+    }
+    {
+        GgufWriter w = tiny_model();  // says Mixture of Experts, holds a dense FFN
+        w.add_u32("llama.expert_count", 4);
+        w.add_u32("llama.expert_used_count", 2);
+        add("experts without their tensors", w.serialize(), "missing tensor 'blk.0.ffn_gate_inp.weight'");
+    }
+    {
+        GgufWriter w = tiny_model();
         w.add_u32("general.alignment", 3);
         add("bad alignment", w.serialize(), "power of two");
     }

@@ -114,6 +114,31 @@ TEST_CASE("llama.cpp's 47 Llama 3 BPE cases, vocabulary read from tokenizer.json
     CHECK(decode(*tok, tok->encode(std::string(100000, ' ') + "x", false)) == std::string(100000, ' ') + "x");
 }
 
+TEST_CASE("special tokens in the text are parsed only when asked", "[tokenizer][bpe]") {
+    const auto bpe = load_bpe_tokenizer_json(model_path("tokenizers/llama3/tokenizer.json"));
+    const std::string chat = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+    // Hugging Face's tokenizer gives these ids for the chat text (special tokens parsed).
+    CHECK(bpe->encode(chat, true, true) == std::vector<Token>{128000, 128006, 882, 128007, 271, 13347, 128009});
+    const auto plain = bpe->encode(chat, false);
+    CHECK(plain.size() > 10);
+    for (Token id : plain) CHECK(!bpe->is_special(id));
+    CHECK(decode(*bpe, plain) == chat);
+    // A spelling that is no control token stays text, and a special next to text splits it.
+    CHECK(bpe->encode("<|not_a_token|>", false, true) == bpe->encode("<|not_a_token|>", false));
+    CHECK(bpe->encode("a<|eot_id|><|eot_id|>b", false, true) == std::vector<Token>{64, 128009, 128009, 65});
+
+    // SentencePiece: each fragment after a special token gets the space prefix, as in llama.cpp.
+    const auto spm = gguf_tokenizer(model_path("tokenizers/llama2/ggml-vocab-llama-spm.gguf"));
+    const auto ids = spm->encode("Hi</s>there", false, true);
+    REQUIRE(ids.size() >= 3);
+    CHECK(std::count(ids.begin(), ids.end(), spm->eos()) == 1);
+    const auto eos_at = std::find(ids.begin(), ids.end(), spm->eos());
+    CHECK(std::vector<Token>(ids.begin(), eos_at) == spm->encode("Hi", false));
+    CHECK(std::vector<Token>(eos_at + 1, ids.end()) == spm->encode("there", false));
+    const auto spm_plain = spm->encode("Hi</s>there", false);
+    CHECK(std::count(spm_plain.begin(), spm_plain.end(), spm->eos()) == 0);
+}
+
 TEST_CASE("the Llama 3 cases with the vocabulary read from a GGUF (model gpt2, pre llama-bpe)", "[tokenizer][bpe]") {
     const std::string dir = model_path("tokenizers/llama3/");
     const BpeVocab v = read_tokenizer_json(dir + "tokenizer.json");

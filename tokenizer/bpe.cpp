@@ -125,9 +125,7 @@ public:
         for (size_t r = 0; r < vocab_.merges.size(); ++r) ranks_.emplace(vocab_.merges[r], static_cast<int>(r));
     }
 
-    std::vector<Token> encode(std::string_view text, bool add_bos) const override {
-        std::vector<Token> out;
-        if (add_bos && vocab_.bos >= 0) out.push_back(vocab_.bos);
+    void encode_fragment(std::string_view text, std::vector<Token>& out) const override {
         const ByteMap& bm = byte_map();
         for (std::string_view piece : regex_.split(text)) {
             std::string word;
@@ -139,7 +137,6 @@ public:
                 }
             merge(word, out);
         }
-        return out;
     }
 
     const std::string& token_text(Token id) const override { return texts_.at(static_cast<size_t>(id)); }
@@ -153,6 +150,7 @@ public:
         return id == vocab_.eos || std::find(vocab_.ends.begin(), vocab_.ends.end(), id) != vocab_.ends.end();
     }
     bool add_bos() const override { return vocab_.add_bos; }
+    bool is_special(Token id) const override { return !vocab_.types.empty() && vocab_.types.at(static_cast<size_t>(id)) == 3; }
 
 private:
     // BPE over one pre-token: the characters as symbols, then always the adjacent pair of best

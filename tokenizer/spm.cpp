@@ -100,15 +100,11 @@ public:
         }
     }
 
-    std::vector<Token> encode(std::string_view text, bool add_bos) const override {
+    void encode_fragment(std::string_view text, std::vector<Token>& out) const override {
         std::vector<int> ids;
         const auto status = sp_->Encode(text, &ids);
         if (!status.ok()) throw std::runtime_error(std::string("tokenizer: ") + status.ToString());
-        std::vector<Token> out;
-        out.reserve(ids.size() + 1);
-        if (add_bos) out.push_back(bos());
         out.insert(out.end(), ids.begin(), ids.end());
-        return out;
     }
 
     const std::string& token_text(Token id) const override { return texts_.at(static_cast<size_t>(id)); }
@@ -119,6 +115,7 @@ public:
     Token bos() const override { return sp_->bos_id(); }
     Token eos() const override { return sp_->eos_id(); }
     bool add_bos() const override { return add_bos_; }
+    bool is_special(Token id) const override { return sp_->IsControl(id) || sp_->IsUnknown(id); }
 
 private:
     std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;

@@ -15,7 +15,10 @@ class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
 
-    virtual std::vector<Token> encode(std::string_view text, bool add_bos) const = 0;
+    // Text to ids. With parse_special, the spellings of control tokens in the text
+    // ("<|eot_id|>", "</s>") become those tokens, as llama.cpp's parse_special does; without
+    // it, they are text like any other.
+    std::vector<Token> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
 
     // The bytes a token contributes to decoded text (empty for control tokens). A byte
     // token gives its single raw byte, which may be part of a multi-byte character.
@@ -34,6 +37,12 @@ public:
     // Whether generation ends at this token: EOS, and for Llama 3 also end-of-turn and the like.
     virtual bool is_end(Token id) const { return id == eos(); }
     virtual bool add_bos() const = 0;  // whether prompts start with BOS by default
+    // Control and unknown tokens: those parse_special finds in a text by their spelling.
+    virtual bool is_special(Token id) const = 0;
+
+protected:
+    // Ids of a text fragment (no BOS); a fragment begins the text or follows a special token.
+    virtual void encode_fragment(std::string_view text, std::vector<Token>& out) const = 0;
 };
 
 }  // namespace kiln

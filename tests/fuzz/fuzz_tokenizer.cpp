@@ -1,7 +1,8 @@
 // Arbitrary bytes through both tokenizers: SentencePiece built from a GGUF vocabulary
 // ($KILN_FUZZ_VOCAB, default stories260K's) and the Llama 3 byte-level BPE from
-// $KILN_FUZZ_BPE (default ../shared's tokenizer.json): encoded (with and without BOS), the ids
-// decoded by the streaming decoder, and the raw bytes read as token ids decoded the same way.
+// $KILN_FUZZ_BPE (default ../shared's tokenizer.json): encoded (with and without BOS, and with
+// special tokens parsed), the ids decoded by the streaming decoder, and the raw bytes read as
+// token ids decoded the same way.
 // Byte-level BPE is lossless, so valid UTF-8 must come back unchanged.
 #include <cstddef>
 #include <cstdint>
@@ -52,8 +53,9 @@ std::string check_decoding(const kiln::Tokenizer& tok, const std::vector<kiln::T
 
 void exercise(const kiln::Tokenizer& tok, std::string_view text, const uint8_t* data, size_t size, bool lossless) {
     const std::vector<kiln::Token> ids = tok.encode(text, size % 2 == 0);
-    for (kiln::Token t : ids)
-        if (t < 0 || static_cast<size_t>(t) >= tok.n_vocab()) __builtin_trap();  // ids always index the vocabulary
+    for (const auto& some : {ids, tok.encode(text, false, true)})
+        for (kiln::Token t : some)
+            if (t < 0 || static_cast<size_t>(t) >= tok.n_vocab()) __builtin_trap();  // ids always index the vocabulary
     const std::string back = check_decoding(tok, ids);
     if (lossless && kiln::utf8_valid(text) && back != text) __builtin_trap();
     std::vector<kiln::Token> raw(size / 4);
