@@ -35,6 +35,7 @@ struct BatchArgs {
     std::string input, output;
     bool plain = false;
     bool special = false;
+    std::string cache_type = "f16";
     GenerationParams gen;
     std::optional<uint64_t> seed;
     long ctx = 0;
@@ -235,6 +236,7 @@ int batch(BatchArgs a) {
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
     const Shard shard = parse_shard(a.shard);
     validate_generation(a.gen);
+    const DType kv_type = cache_type(a.cache_type);
     const uint64_t batch_seed = a.seed ? *a.seed : random_seed();
 
     const std::string input = read_all(a.input);
@@ -269,6 +271,7 @@ int batch(BatchArgs a) {
     BatchOptions bo;
     bo.n_ctx = n_ctx;
     bo.n_threads = a.threads > 0 ? a.threads : physical_cores();
+    bo.cache_type = kv_type;
     bo.n_parallel = std::max<size_t>(1, std::min(a.parallel > 0 ? a.parallel : 8, todo.size()));
     BatchRunner runner(*model, bo);
     spdlog::info("{} requests, {} in parallel, context {} each, KV cache {}, {} threads, seed {}", todo.size(),
@@ -368,6 +371,7 @@ Command add_batch_command(CLI::App& parent) {
     app->add_option("-o,--output", a->output, "JSONL results, one line per request (- for standard output)")->required();
     app->add_flag("--plain", a->plain, "The input is plain text, one prompt per line");
     add_special_option(*app, a->special);
+    add_cache_type_option(*app, a->cache_type);
     add_generation_options(*app, a->gen, a->seed);
     app->add_option("-c,--ctx-size", a->ctx, "Context size of each sequence (0: min(4096, trained context))")
         ->capture_default_str();

@@ -26,6 +26,7 @@ struct BenchArgs {
     int reps = 5;
     std::string output = "md";
     bool membw = false;
+    std::string cache_type = "f16";
     FileLoad load = FileLoad::automatic;
 };
 
@@ -89,6 +90,7 @@ int run_bench_command(const BenchArgs& a) {
     for (int t : threads)
         if (t < 1) throw Error("-t/--threads must be at least 1");
     const std::vector<BenchTest> tests = tests_of(a);
+    const DType kv_type = cache_type(a.cache_type);
 
     std::map<int, double> membw;
     if (a.membw)
@@ -111,6 +113,7 @@ int run_bench_command(const BenchArgs& a) {
                 SessionOptions so;
                 so.n_ctx = test.n_prompt + test.n_gen;
                 so.n_threads = t;
+                so.cache_type = kv_type;
                 Session session(*model, so);
                 spdlog::info("{}: {} on {} threads", path, test.name(), t);
                 const BenchResult r = run_bench(session, test, a.reps);
@@ -122,6 +125,7 @@ int run_bench_command(const BenchArgs& a) {
                     {"avg_ts", r.avg_ts},           {"stddev_ts", r.stddev_ts},
                     {"samples_ts", r.samples_ts},   {"isa", isa_name(model->isa())},
                     {"use_mmap", !model->gguf().copied()},
+                    {"type_k", a.cache_type},       {"type_v", a.cache_type},
                 };
                 if (test.n_prompt == 0) {
                     const double gbs = r.avg_ts * static_cast<double>(model->bytes_per_token()) / 1e9;
@@ -186,6 +190,7 @@ Command add_bench_command(CLI::App& parent) {
     app->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();
     app->add_option("-o,--output", a->output, "md, csv, json or jsonl")->capture_default_str();
     app->add_flag("--membw", a->membw, "Also run the read-bandwidth probe and give tg as a fraction of its roofline");
+    add_cache_type_option(*app, a->cache_type);
     add_load_options(*app, a->load);
     return {app, [a] { return run_bench_command(*a); }};
 }

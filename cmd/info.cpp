@@ -4,6 +4,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "engine/forward.h"
 #include "kernels/cpu.h"
 
 namespace kiln::cli {
@@ -52,8 +53,10 @@ int info(const InfoArgs& a) {
     }
     std::printf("\nmodel: %zu layers, dim %zu, ffn %zu, %zu heads (%zu KV), head size %zu, vocab %zu, trained context %zu\n",
                 c.n_layer, c.n_embd, c.n_ff, c.n_head, c.n_kv_head, c.head_dim, c.n_vocab, c.n_ctx_train);
-    std::printf("memory: weights %s (mapped), KV cache %s for a context of %zu\n", format_bytes(model->weight_bytes()).c_str(),
-                format_bytes(model->kv_cache_bytes(n_ctx)).c_str(), n_ctx);
+    if (c.n_expert > 0) std::printf("mixture of experts: %zu experts per layer, %zu used per token\n", c.n_expert, c.n_expert_used);
+    std::printf("memory: weights %s (%s), KV cache %s for a context of %zu (f16)\n", format_bytes(model->weight_bytes()).c_str(),
+                model->gguf().copied() ? "copied" : "mapped",
+                format_bytes(KvCache::bytes(c, n_ctx, DType::F16)).c_str(), n_ctx);
     std::printf("kernels: %s (best on this CPU: %s)\n", isa_name(model->isa()), isa_name(detect_isa()));
     return 0;
 }

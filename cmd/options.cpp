@@ -84,6 +84,17 @@ size_t context_size(const Model& model, long requested) {
     return static_cast<size_t>(requested);
 }
 
+void add_cache_type_option(CLI::App& app, std::string& name) {
+    app.add_option("--cache-type", name, "KV cache type: f32, f16 or q8_0 (q8_0: heads of a multiple of 32)")
+        ->capture_default_str();
+}
+
+DType cache_type(const std::string& name) {
+    const auto t = parse_cache_type(name);
+    if (!t) throw Error("--cache-type '" + name + "' is not one of f32, f16, q8_0");
+    return *t;
+}
+
 void add_special_option(CLI::App& app, bool& special) {
     app.add_flag("--special", special,
                  "Parse special tokens in prompts: <|eot_id|>, </s> and the like become those tokens, not text");

@@ -52,6 +52,11 @@ void check_prompt_bytes(size_t bytes, size_t longest_token, size_t n_ctx);
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);
 
+// --cache-type f32|f16|q8_0: the KV cache's element type (default f16, as llama.cpp's).
+void add_cache_type_option(CLI::App& app, std::string& name);
+// The type a --cache-type names. Throws Error.
+DType cache_type(const std::string& name);
+
 // --special: spellings of control tokens in prompts ("<|eot_id|>") become those tokens.
 void add_special_option(CLI::App& app, bool& special);
 

@@ -20,11 +20,13 @@ struct PerplexityArgs {
     PromptArgs text;
     long ctx = 512;
     int threads = 0;
+    std::string cache_type = "f16";
 };
 
 int run_perplexity(const PerplexityArgs& a) {
     if (a.ctx < 2) throw Error("-c/--ctx-size must be at least 2");
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
+    const DType kv_type = cache_type(a.cache_type);
     const auto model = open_model(a.model);
     const Tokenizer& tok = model->tokenizer();
     const auto t_tok = std::chrono::steady_clock::now();
@@ -34,6 +36,7 @@ int run_perplexity(const PerplexityArgs& a) {
     SessionOptions so;
     so.n_ctx = static_cast<size_t>(a.ctx);
     so.n_threads = a.threads > 0 ? a.threads : physical_cores();
+    so.cache_type = kv_type;
     Session session(*model, so);
     const auto t0 = std::chrono::steady_clock::now();
     const PerplexityResult r = perplexity(session, tokens, so.n_ctx, [](size_t chunk, double ppl) {
@@ -55,6 +58,7 @@ Command add_perplexity_command(CLI::App& parent) {
     add_model_options(*app, a->model);
     add_prompt_options(*app, a->text);
     app->add_option("-c,--ctx-size", a->ctx, "Tokens per chunk")->capture_default_str();
+    add_cache_type_option(*app, a->cache_type);
     app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();
     return {app, [a] { return run_perplexity(*a); }};
 }

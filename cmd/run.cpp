@@ -29,6 +29,7 @@ struct RunArgs {
     bool echo = false;
     bool json = false;
     bool special = false;
+    std::string cache_type = "f16";
     std::string color = "never";
 };
 
@@ -83,12 +84,14 @@ int run(RunArgs a) {
     const bool color = !a.json && use_color(a.color);
     a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
     validate_generation(a.gen);  // before the model loads: a bad flag fails fast
+    const DType kv_type = cache_type(a.cache_type);
 
     const auto t_load = std::chrono::steady_clock::now();
     const auto model = open_model(a.model);
     SessionOptions so;
     so.n_ctx = context_size(*model, a.ctx);
     so.n_threads = a.threads > 0 ? a.threads : physical_cores();
+    so.cache_type = kv_type;
     resolve_context(a.gen, so.n_ctx);
     Session session(*model, so);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -143,6 +146,7 @@ Command add_run_command(CLI::App& parent) {
         ->expected(0, 1)
         ->default_str("auto");
     add_special_option(*app, a->special);
+    add_cache_type_option(*app, a->cache_type);
     app->add_flag("--echo", a->echo, "Print the prompt before the generated text");
     return {app, [a] { return run(*a); }};
 }

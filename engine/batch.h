@@ -20,6 +20,7 @@ struct BatchOptions {
     size_t n_ctx = 0;       // positions per sequence
     size_t n_batch = 512;   // tokens per forward pass
     int n_threads = 1;
+    DType cache_type = DType::F16;  // KV cache elements: F32, F16 or Q8_0
 };
 
 struct BatchRequest {

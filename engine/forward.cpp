@@ -10,12 +10,43 @@
 
 namespace kiln {
 
-KvCache::KvCache(const LlamaConfig& config, size_t n_ctx)
-    : n_ctx_(n_ctx), layer_size_(n_ctx * config.kv_dim()),
-      k_(config.n_layer * layer_size_, 0.0f), v_(config.n_layer * layer_size_, 0.0f) {}
+namespace {
 
-Forward::Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads)
-    : model_(model), n_batch_(n_batch), n_ctx_(n_ctx), n_threads_(n_threads) {
+DType checked_cache_type(const LlamaConfig& c, DType type) {
+    if (!kv_type_fits(type, c.head_dim))
+        throw Error(std::string("a ") + cache_type_name(type) + " KV cache needs heads of a multiple of 32 elements; this model's have " +
+                    std::to_string(c.head_dim) + " (use --cache-type f16)");
+    return type;
+}
+
+size_t cache_row_bytes(const LlamaConfig& c, DType type) {
+    return row_bytes(*type_info(static_cast<uint32_t>(type)), c.kv_dim());
+}
+
+AttentionShape attention_shape(const LlamaConfig& c, DType type, size_t row_bytes) {
+    return {c.n_head, c.n_kv_head, c.head_dim, type, row_bytes};
+}
+
+}  // namespace
+
+std::optional<DType> parse_cache_type(std::string_view name) {
+    for (DType t : {DType::F32, DType::F16, DType::Q8_0})
+        if (name == cache_type_name(t)) return t;
+    return std::nullopt;
+}
+
+const char* cache_type_name(DType type) { return type_info(static_cast<uint32_t>(type))->name; }
+
+KvCache::KvCache(const LlamaConfig& config, size_t n_ctx, DType type)
+    : n_ctx_(n_ctx), type_(checked_cache_type(config, type)), row_bytes_(cache_row_bytes(config, type)),
+      k_(config.n_layer * n_ctx * row_bytes_), v_(config.n_layer * n_ctx * row_bytes_) {}
+
+size_t KvCache::bytes(const LlamaConfig& config, size_t n_ctx, DType type) {
+    return 2 * config.n_layer * n_ctx * cache_row_bytes(config, type);
+}
+
+Forward::Forward(const Model& model, size_t n_batch, int n_threads)
+    : model_(model), n_batch_(n_batch), n_threads_(n_threads) {
     const LlamaConfig& c = model.config();
     if (n_batch == 0) throw Error("batch size must be at least 1");
     if (n_threads < 1) throw Error("thread count must be at least 1");
@@ -26,7 +57,9 @@ Forward::Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads
     att_.resize(n_batch * c.n_embd);
     hb_.resize(n_batch * c.n_ff);
     hb2_.resize(n_batch * c.n_ff);
-    scores_.resize(static_cast<size_t>(n_threads) * n_ctx);
+    k_new_.resize(n_batch * c.kv_dim());
+    v_new_.resize(n_batch * c.kv_dim());
+    scores_.resize(attention_scratch_floats(attention_shape(c, DType::F32, 0), n_threads));
     if (c.n_expert > 0) {
         router_.resize(n_batch * c.n_expert);
         chosen_.resize(n_batch * c.n_expert_used);
@@ -103,6 +136,8 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
     size_t n = 0;
     for (const TokenRun& r : runs) n += r.tokens.size();
     if (n == 0 || n > n_batch_) throw Error("a forward pass takes 1 to " + std::to_string(n_batch_) + " tokens");
+    for (const TokenRun& r : runs)
+        if (r.cache->type() != runs[0].cache->type()) throw Error("the KV caches of one forward pass must share a type");
 
     const size_t embd_row = row_bytes(*type_info(static_cast<uint32_t>(m.token_embd().type)), dim);
     const auto* embd = static_cast<const uint8_t*>(m.token_embd().data);
@@ -112,38 +147,30 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
             ++t;
         }
 
-    const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, kv_dim};
     const float* factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
     for (size_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& w = m.layers()[l];
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.attn_norm.data(), dim, c.norm_eps);
         input_.set(xb_.data(), dim, n, dim);
-        // K and V land in xb2_/hb_ first and are then copied to the cache rows of their
-        // sequences; with a single run they go straight into the cache.
-        const bool direct = runs.size() == 1;
-        float* k_new = direct ? runs[0].cache->k(l) + runs[0].n_past * kv_dim : xb2_.data();
-        float* v_new = direct ? runs[0].cache->v(l) + runs[0].n_past * kv_dim : hb_.data();
-        const MatmulOutput qkv[] = {{&w.wq, q_.data(), q_dim}, {&w.wk, k_new, kv_dim}, {&w.wv, v_new, kv_dim}};
+        const MatmulOutput qkv[] = {{&w.wq, q_.data(), q_dim}, {&w.wk, k_new_.data(), kv_dim}, {&w.wv, v_new_.data(), kv_dim}};
         matmul(isa, qkv, input_, nt);
         seqs_.clear();
         for (size_t t0 = 0; const TokenRun& r : runs) {
-            float* k_layer = r.cache->k(l);
-            float* v_layer = r.cache->v(l);
+            KvCache& cache = *r.cache;
+            const size_t rb = cache.row_bytes();
             for (size_t i = 0; i < r.tokens.size(); ++i) {
                 const size_t t = t0 + i, pos = r.n_past + i;
-                float* k_row = k_layer + pos * kv_dim;
-                if (!direct) {
-                    std::copy_n(&k_new[t * kv_dim], kv_dim, k_row);
-                    std::copy_n(&v_new[t * kv_dim], kv_dim, v_layer + pos * kv_dim);
-                }
                 rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
-                rope(k_row, c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
+                rope(&k_new_[t * kv_dim], c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
+                quantize_row(cache.type(), &k_new_[t * kv_dim], cache.k(l) + pos * rb, kv_dim);
+                quantize_row(cache.type(), &v_new_[t * kv_dim], cache.v(l) + pos * rb, kv_dim);
             }
-            seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, k_layer, v_layer, &att_[t0 * q_dim]});
+            seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, cache.k(l), cache.v(l), &att_[t0 * q_dim]});
             t0 += r.tokens.size();
         }
-        attention(shape, seqs_, q_dim, q_dim, scores_.data(), nt);
+        const AttentionShape shape = attention_shape(c, runs[0].cache->type(), runs[0].cache->row_bytes());
+        attention(isa, shape, seqs_, q_dim, q_dim, scores_.data(), nt);
         input_.set(att_.data(), q_dim, n, q_dim);
         matmul(isa, w.wo, input_, xb2_.data(), dim, nt);
         for (size_t t = 0; t < n; ++t) add(&x_[t * dim], &xb2_[t * dim], dim);

@@ -3,7 +3,9 @@
 // A token's result does not depend on what else is in the batch or how a prompt was split.
 #pragma once
 
+#include <optional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/model.h"
@@ -12,19 +14,32 @@
 
 namespace kiln {
 
-// Keys and values of one sequence: per layer, n_ctx rows of kv_dim floats.
+// Keys and values of one sequence: per layer, n_ctx rows of kv_dim elements of the cache
+// type (F32, F16 or Q8_0).
 class KvCache {
 public:
-    KvCache(const LlamaConfig& config, size_t n_ctx);
+    // Throws Error when the type cannot hold the model's heads.
+    KvCache(const LlamaConfig& config, size_t n_ctx, DType type);
     size_t n_ctx() const { return n_ctx_; }
-    size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
-    float* k(size_t layer) { return k_.data() + layer * layer_size_; }
-    float* v(size_t layer) { return v_.data() + layer * layer_size_; }
+    DType type() const { return type_; }
+    size_t row_bytes() const { return row_bytes_; }
+    size_t bytes() const { return k_.size() + v_.size(); }
+    uint8_t* k(size_t layer) { return k_.data() + layer * n_ctx_ * row_bytes_; }
+    uint8_t* v(size_t layer) { return v_.data() + layer * n_ctx_ * row_bytes_; }
+
+    // Bytes of a cache of this type holding n_ctx positions.
+    static size_t bytes(const LlamaConfig& config, size_t n_ctx, DType type);
 
 private:
-    size_t n_ctx_, layer_size_;
-    std::vector<float> k_, v_;
+    size_t n_ctx_;
+    DType type_;
+    size_t row_bytes_;
+    std::vector<uint8_t> k_, v_;
 };
+
+// "f32", "f16", "q8_0": the KV cache types.
+std::optional<DType> parse_cache_type(std::string_view name);
+const char* cache_type_name(DType type);
 
 enum class Logits { none, last, all };
 
@@ -38,14 +53,14 @@ struct TokenRun {
 
 class Forward {
 public:
-    // Scratch for up to n_batch tokens in one call and sequences of up to n_ctx positions.
-    Forward(const Model& model, size_t n_batch, size_t n_ctx, int n_threads);
+    // Scratch for up to n_batch tokens in one call.
+    Forward(const Model& model, size_t n_batch, int n_threads);
 
     size_t n_batch() const { return n_batch_; }
 
     // Runs every run's tokens (at most n_batch in all) and returns the logits they ask for,
     // n_vocab floats per row, rows in the order of the runs. The caller checks token ids and
-    // that each run fits its cache.
+    // that each run fits its cache; the caches share one type.
     std::span<const float> run(std::span<const TokenRun> runs);
 
 private:
@@ -55,9 +70,9 @@ private:
     void moe(const LayerWeights& w, size_t n);
 
     const Model& model_;
-    size_t n_batch_, n_ctx_;
+    size_t n_batch_;
     int n_threads_;
-    std::vector<float> x_, xb_, xb2_, q_, att_, hb_, hb2_, scores_, logits_;
+    std::vector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
     // Mixture of experts: router logits, each token's chosen experts and their weights, and
     // per expert the (token, slot) rows it serves, their inputs and outputs.
     std::vector<float> router_, weight_, gathered_, expert_out_;

@@ -224,8 +224,4 @@ size_t Model::bytes_per_token() const {
     return total;
 }
 
-size_t Model::kv_cache_bytes(size_t n_ctx) const {
-    return 2 * config_.n_layer * n_ctx * config_.kv_dim() * sizeof(float);
-}
-
 }  // namespace kiln

@@ -72,8 +72,6 @@ public:
     // Bytes of weights one generated token reads: every matrix once (of an MoE layer, the
     // router and n_expert_used experts), one embedding row.
     size_t bytes_per_token() const;
-    // Bytes of a KV cache holding n_ctx positions.
-    size_t kv_cache_bytes(size_t n_ctx) const;
     // Bytes of weights rearranged at load for the AMX kernels (kernels/repack.h).
     size_t repacked_bytes() const { return repacked_bytes_; }
 

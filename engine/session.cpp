@@ -13,7 +13,7 @@ namespace {
 SessionOptions checked(const Model& model, SessionOptions options) {
     if (options.n_ctx == 0) throw Error("context size must be at least 1");
     if (options.n_threads < 1) throw Error("thread count must be at least 1");
-    check_memory(model.kv_cache_bytes(options.n_ctx), "a context of " + std::to_string(options.n_ctx) + " positions (KV cache)");
+    check_memory(KvCache::bytes(model.config(), options.n_ctx, options.cache_type), "a context of " + std::to_string(options.n_ctx) + " positions (KV cache)");
     options.n_batch = std::clamp<size_t>(options.n_batch, 1, options.n_ctx);
     return options;
 }
@@ -21,8 +21,8 @@ SessionOptions checked(const Model& model, SessionOptions options) {
 }  // namespace
 
 Session::Session(const Model& model, const SessionOptions& options)
-    : model_(model), options_(checked(model, options)), cache_(model.config(), options_.n_ctx),
-      forward_(model, options_.n_batch, options_.n_ctx, options_.n_threads),
+    : model_(model), options_(checked(model, options)), cache_(model.config(), options_.n_ctx, options_.cache_type),
+      forward_(model, options_.n_batch, options_.n_threads),
       sampler_(SamplerParams{}, model.config().n_vocab) {}
 
 Sampler& Session::start(const SamplerParams& params) {

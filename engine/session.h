@@ -15,6 +15,7 @@ struct SessionOptions {
     size_t n_ctx = 0;      // positions the KV cache holds
     size_t n_batch = 512;  // tokens per forward pass; longer inputs go in chunks
     int n_threads = 1;
+    DType cache_type = DType::F16;  // KV cache elements: F32, F16 or Q8_0
 };
 
 class Session {

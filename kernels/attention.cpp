@@ -1,61 +1,254 @@
+// Flash-style attention: for a tile of query rows (the query heads of one KV head's group, for
+// several tokens of one sequence), the KV cache is read in blocks of kBlock positions, each
+// block converted to float once (keys transposed, so that scores vectorize across positions)
+// and used by every row of the tile; each row keeps a running maximum, sum and output (online
+// softmax). Blocks start at multiples of kBlock, so a row sees the same blocks, in the same
+// order, whatever tile it is in: results do not depend on batching or threads.
 #include "kernels/attention.h"
 
+#include <immintrin.h>
+
+// GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/quants.h"
+
 namespace kiln {
 
-void attention(const AttentionShape& s, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo, float* scratch,
-               int n_threads) {
-    const size_t group = s.n_head / s.n_kv_head;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
-    // Items are (sequence, token, head), numbered sequence by sequence.
-    size_t n_items = 0, max_pos = 0, work = 0;
+namespace {
+
+constexpr size_t kBlock = 64;    // positions per block
+constexpr size_t kMaxRows = 64;  // query rows per tile (when the group allows)
+
+size_t group_of(const AttentionShape& s) { return s.n_head / s.n_kv_head; }
+size_t tokens_per_tile(const AttentionShape& s) { return std::max<size_t>(1, kMaxRows / group_of(s)); }
+size_t rows_per_tile(const AttentionShape& s) { return tokens_per_tile(s) * group_of(s); }
+
+size_t scratch_per_thread(const AttentionShape& s) {
+    const size_t hd = s.head_dim, rows = rows_per_tile(s);
+    const size_t n = 2 * hd * kBlock + kBlock + 2 * rows + rows * hd + hd;
+    return (n + 15) / 16 * 16;
+}
+
+// One thread's buffers: the block's keys transposed (kt[d * kBlock + p]) and values (v[p * hd
+// + d]), one row's scores, and per tile row the running max m, sum l and output o.
+struct Work {
+    float *kt, *v, *s, *m, *l, *o, *row;
+};
+
+Work work_at(float* base, const AttentionShape& sh) {
+    const size_t hd = sh.head_dim, rows = rows_per_tile(sh);
+    Work w;
+    w.kt = base;
+    w.v = w.kt + hd * kBlock;
+    w.s = w.v + hd * kBlock;
+    w.m = w.s + kBlock;
+    w.l = w.m + rows;
+    w.o = w.l + rows;
+    w.row = w.o + rows * hd;
+    return w;
+}
+
+using ToFloatFn = void (*)(const uint8_t* src, float* dst, size_t n, DType type);
+// One row of the block against one query row: nv valid keys, scores scaled by scale.
+using RowFn = void (*)(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l);
+
+void to_float_generic(const uint8_t* src, float* dst, size_t n, DType type) { dequantize_row(type, src, dst, n); }
+
+// The scalar reference.
+void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
+    float* s = w.s;
+    std::fill_n(s, nv, 0.0f);
+    for (size_t d = 0; d < hd; ++d) {
+        const float qd = q[d];
+        const float* kd = w.kt + d * kBlock;
+        for (size_t p = 0; p < nv; ++p) s[p] += qd * kd[p];
+    }
+    float block_max = -INFINITY;
+    for (size_t p = 0; p < nv; ++p) block_max = std::max(block_max, s[p] *= scale);
+    const float m_new = std::max(m, block_max);
+    const float c = std::exp(m - m_new);  // 0 for the first block (m = -inf)
+    float sum = 0.0f;
+    for (size_t p = 0; p < nv; ++p) sum += (s[p] = std::exp(s[p] - m_new));
+    l = l * c + sum;
+    m = m_new;
+    for (size_t d = 0; d < hd; ++d) o[d] *= c;
+    for (size_t p = 0; p < nv; ++p) {
+        const float sp = s[p];
+        const float* vp = w.v + p * hd;
+        for (size_t d = 0; d < hd; ++d) o[d] += sp * vp[d];
+    }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
+
+void to_float_avx512(const uint8_t* src, float* dst, size_t n, DType type) {
+    if (type != DType::F16) return dequantize_row(type, src, dst, n);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
+    if (i < n) {
+        const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, src + 2 * i)));
+    }
+}
+
+// e^x for x <= 0 (scores minus their maximum): 2^n * e^r with |r| <= ln2/2, degree-6 Taylor.
+__m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+__mmask16 lanes_below(size_t n, size_t first) {
+    return n >= first + 16 ? __mmask16(0xFFFF) : n > first ? static_cast<__mmask16>((1u << (n - first)) - 1) : 0;
+}
+
+// Output rows of up to 16 * kChunks floats stay in registers while the block's values stream by.
+template <int kChunks>
+void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, float c, float* o) {
+    __m512 acc[kChunks];
+    __mmask16 mask[kChunks];
+#pragma GCC unroll 8
+    for (int j = 0; j < kChunks; ++j) {
+        mask[j] = lanes_below(hd, 16 * j);
+        acc[j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + 16 * j), _mm512_set1_ps(c));
+    }
+    for (size_t p = 0; p < nv; ++p) {
+        const __m512 sp = _mm512_set1_ps(s[p]);
+        const float* vp = v + p * hd;
+#pragma GCC unroll 8
+        for (int j = 0; j < kChunks; ++j) acc[j] = _mm512_fmadd_ps(sp, _mm512_maskz_loadu_ps(mask[j], vp + 16 * j), acc[j]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < kChunks; ++j) _mm512_mask_storeu_ps(o + 16 * j, mask[j], acc[j]);
+}
+
+void row_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
+    static_assert(kBlock == 64);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (size_t d = 0; d < hd; ++d) {
+        const __m512 qd = _mm512_set1_ps(q[d]);
+        const float* kd = w.kt + d * kBlock;
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) acc[j] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kd + 16 * j), acc[j]);
+    }
+    __m512 max = _mm512_set1_ps(-INFINITY);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+        acc[j] = _mm512_mul_ps(acc[j], _mm512_set1_ps(scale));
+        max = _mm512_mask_max_ps(max, lanes_below(nv, 16 * j), max, acc[j]);
+    }
+    const float m_new = std::max(m, _mm512_reduce_max_ps(max));
+    const float c = std::exp(m - m_new);
+    float sum = 0.0f;
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+        const __m512 e = _mm512_maskz_mov_ps(lanes_below(nv, 16 * j), exp_avx512(_mm512_sub_ps(acc[j], _mm512_set1_ps(m_new))));
+        _mm512_storeu_ps(w.s + 16 * j, e);
+        sum += _mm512_reduce_add_ps(e);
+    }
+    l = l * c + sum;
+    m = m_new;
+    switch ((hd + 15) / 16) {
+        case 1: return accumulate_avx512<1>(w.s, nv, hd, w.v, c, o);
+        case 2: return accumulate_avx512<2>(w.s, nv, hd, w.v, c, o);
+        case 3: return accumulate_avx512<3>(w.s, nv, hd, w.v, c, o);
+        case 4: return accumulate_avx512<4>(w.s, nv, hd, w.v, c, o);
+        case 5: return accumulate_avx512<5>(w.s, nv, hd, w.v, c, o);
+        case 6: return accumulate_avx512<6>(w.s, nv, hd, w.v, c, o);
+        case 7: return accumulate_avx512<7>(w.s, nv, hd, w.v, c, o);
+        default: return accumulate_avx512<8>(w.s, nv, hd, w.v, c, o);  // attention() keeps hd <= 128 here
+    }
+}
+
+#pragma GCC pop_options
+
+// Block positions [b0, b0 + np) of KV head kvh into w: keys transposed, zero beyond np.
+void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, size_t b0, size_t np, const Work& w,
+                ToFloatFn to_float) {
+    const size_t hd = sh.head_dim;
+    const size_t head_bytes = row_bytes(*type_info(static_cast<uint32_t>(sh.kv_type)), hd);
+    for (size_t p = 0; p < np; ++p) {
+        const size_t off = (b0 + p) * sh.kv_row_bytes + kvh * head_bytes;
+        to_float(a.k + off, w.row, hd, sh.kv_type);
+        for (size_t d = 0; d < hd; ++d) w.kt[d * kBlock + p] = w.row[d];
+        to_float(a.v + off, w.v + p * hd, hd, sh.kv_type);
+    }
+    for (size_t d = 0; d < hd; ++d) std::fill(w.kt + d * kBlock + np, w.kt + (d + 1) * kBlock, 0.0f);
+}
+
+}  // namespace
+
+bool kv_type_fits(DType type, size_t head_dim) {
+    return type == DType::F32 || type == DType::F16 || (type == DType::Q8_0 && head_dim % QK8_0 == 0);
+}
+
+size_t attention_scratch_floats(const AttentionShape& shape, int n_threads) {
+    return static_cast<size_t>(std::max(n_threads, 1)) * scratch_per_thread(shape);
+}
+
+void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo,
+               float* scratch, int n_threads) {
+    const bool wide = isa == Isa::avx512 || isa == Isa::amx;
+    // The wide path keeps a row's output in at most 8 registers: heads of up to 128.
+    const RowFn row_fn = wide && sh.head_dim <= 128 ? row_avx512 : row_scalar;
+    const ToFloatFn to_float = wide ? to_float_avx512 : to_float_generic;
+    const size_t group = group_of(sh), tpt = tokens_per_tile(sh), hd = sh.head_dim;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    // Items are (sequence, tile of tokens, KV head), numbered sequence by sequence.
+    size_t n_items = 0, work = 0;
     for (const AttentionSeq& a : seqs) {
-        n_items += a.n_tokens * s.n_head;
-        max_pos = std::max(max_pos, a.first_pos + a.n_tokens);
-        work += a.n_tokens * s.n_head * (a.first_pos + a.n_tokens) * s.head_dim;
+        n_items += (a.n_tokens + tpt - 1) / tpt * sh.n_kv_head;
+        work += a.n_tokens * sh.n_head * (a.first_pos + a.n_tokens) * hd;
     }
     const bool big = work >= (size_t{1} << 14);
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
     {
-        float* scores = scratch + static_cast<size_t>(omp_get_thread_num()) * max_pos;
-        // A static schedule hands each thread increasing items, so its sequence only moves on.
-        size_t seq = 0, seq_first = 0;
-#pragma omp for schedule(static)
+        const Work w = work_at(scratch + static_cast<size_t>(omp_get_thread_num()) * scratch_per_thread(sh), sh);
+#pragma omp for schedule(dynamic)
         for (size_t item = 0; item < n_items; ++item) {
-            while (item >= seq_first + seqs[seq].n_tokens * s.n_head) seq_first += seqs[seq++].n_tokens * s.n_head;
+            size_t seq = 0, first = 0;
+            while (item >= first + (seqs[seq].n_tokens + tpt - 1) / tpt * sh.n_kv_head)
+                first += (seqs[seq++].n_tokens + tpt - 1) / tpt * sh.n_kv_head;
             const AttentionSeq& a = seqs[seq];
-            const size_t local = item - seq_first;
-            const size_t t = local / s.n_head, h = local % s.n_head;
-            const size_t kv_off = (h / group) * s.head_dim;
-            const float* qh = a.q + t * ldq + h * s.head_dim;
-            const size_t n_pos = a.first_pos + t + 1;
-            float max_score = -INFINITY;
-            for (size_t p = 0; p < n_pos; ++p) {
-                const float* kp = a.k + p * s.kv_stride + kv_off;
-                float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                for (size_t d = 0; d < s.head_dim; ++d) dot += qh[d] * kp[d];
-                scores[p] = dot * scale;
-                if (scores[p] > max_score) max_score = scores[p];
+            const size_t local = item - first, kvh = local % sh.n_kv_head, t0 = local / sh.n_kv_head * tpt;
+            const size_t n_tok = std::min(tpt, a.n_tokens - t0), rows = n_tok * group;
+            std::fill_n(w.m, rows, -INFINITY);
+            std::fill_n(w.l, rows, 0.0f);
+            std::fill_n(w.o, rows * hd, 0.0f);
+            const size_t end = a.first_pos + t0 + n_tok;  // one past the last position the tile sees
+            for (size_t b0 = 0; b0 < end; b0 += kBlock) {
+                const size_t np = std::min(kBlock, end - b0);
+                load_block(sh, a, kvh, b0, np, w, to_float);
+                for (size_t r = 0; r < rows; ++r) {
+                    const size_t t = t0 + r / group, pos = a.first_pos + t;
+                    if (pos < b0) continue;
+                    const float* q = a.q + t * ldq + (kvh * group + r % group) * hd;
+                    row_fn(q, std::min(np, pos + 1 - b0), hd, scale, w, w.o + r * hd, w.m[r], w.l[r]);
+                }
             }
-            float sum = 0.0f;
-            for (size_t p = 0; p < n_pos; ++p) {
-                scores[p] = std::exp(scores[p] - max_score);
-                sum += scores[p];
-            }
-            float* oh = a.out + t * ldo + h * s.head_dim;
-            std::memset(oh, 0, s.head_dim * sizeof(float));
-            const float inv = 1.0f / sum;
-            for (size_t p = 0; p < n_pos; ++p) {
-                const float* vp = a.v + p * s.kv_stride + kv_off;
-                const float w = scores[p] * inv;
-#pragma omp simd
-                for (size_t d = 0; d < s.head_dim; ++d) oh[d] += w * vp[d];
+            for (size_t r = 0; r < rows; ++r) {
+                const size_t t = t0 + r / group;
+                float* out = a.out + t * ldo + (kvh * group + r % group) * hd;
+                const float inv = 1.0f / w.l[r];
+                for (size_t d = 0; d < hd; ++d) out[d] = w.o[r * hd + d] * inv;
             }
         }
     }

@@ -1,17 +1,25 @@
-// Causal multi-head attention with grouped KV heads over a float KV cache.
+// Causal multi-head attention with grouped KV heads over a KV cache in F32, F16 or Q8_0.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
+
+#include "kernels/cpu.h"
+#include "kernels/types.h"
 
 namespace kiln {
 
 struct AttentionShape {
-    size_t n_head;      // query heads
-    size_t n_kv_head;   // KV heads; each serves n_head / n_kv_head query heads
+    size_t n_head;        // query heads
+    size_t n_kv_head;     // KV heads; each serves n_head / n_kv_head query heads
     size_t head_dim;
-    size_t kv_stride;   // floats between consecutive positions in k and v
+    DType kv_type;        // F32, F16, or Q8_0 when head_dim is a multiple of 32
+    size_t kv_row_bytes;  // bytes between consecutive positions in k and v
 };
+
+// Whether a KV cache of this type can hold heads of head_dim elements.
+bool kv_type_fits(DType type, size_t head_dim);
 
 // One sequence's queries: n_tokens rows q[t] (n_head * head_dim floats, ldq apart) at
 // positions first_pos + t, each attending over cache positions [0, first_pos + t] of k and v
@@ -20,14 +28,19 @@ struct AttentionSeq {
     const float* q;
     size_t n_tokens;
     size_t first_pos;
-    const float* k;
-    const float* v;
+    const uint8_t* k;
+    const uint8_t* v;
     float* out;
 };
 
-// Every sequence's queries in one parallel pass. scratch holds n_threads * (the largest
-// first_pos + n_tokens) floats. A query's result does not depend on the others.
-void attention(const AttentionShape& shape, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo, float* scratch,
-               int n_threads);
+// Floats of scratch attention() needs for n_threads.
+size_t attention_scratch_floats(const AttentionShape& shape, int n_threads);
+
+// Every sequence's queries in one parallel pass. Each KV head is read once per tile of
+// queries (the heads of its group for several tokens), in blocks of positions with an online
+// softmax (flash attention). A query's result depends only on its own row, position and
+// cache, never on the tile or thread that computes it.
+void attention(Isa isa, const AttentionShape& shape, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo,
+               float* scratch, int n_threads);
 
 }  // namespace kiln

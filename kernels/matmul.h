@@ -34,8 +34,9 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout = Layout::rows);
 class MatmulInput {
 public:
     void set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols);
-    // The rows in act_type (for F32, x itself), and their stride in bytes.
-    const uint8_t* rows(DType act_type, size_t& stride);
+    // The rows in act_type (for F32, x itself), and their stride in bytes; isa picks the
+    // quantizer (each gives the same bytes).
+    const uint8_t* rows(DType act_type, Isa isa, size_t& stride);
     size_t n_tokens() const { return n_tokens_; }
     size_t n_cols() const { return n_cols_; }
 

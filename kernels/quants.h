@@ -66,6 +66,9 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n);
 void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n);
 void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n);
+// The same blocks, bit for bit, with AVX-512 (kernels/quants_x86.cpp); callers check the CPU.
+void quantize_row_q8_0_avx512(const float* x, BlockQ8_0* y, size_t n);
+void quantize_row_q8_K_avx512(const float* x, BlockQ8_K* y, size_t n);
 
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n);

@@ -64,7 +64,7 @@ TEST_CASE("kiln tokenize and info", "[cli]") {
     CHECK(info.out.find("blk.4.ffn_down.weight") != std::string::npos);
     CHECK(info.out.find("5 layers, dim 64, ffn 172, 8 heads (4 KV)") != std::string::npos);
     // 2 (K and V) x 5 layers x 512 positions x 32 floats x 4 bytes = 640 KiB
-    CHECK(info.out.find("KV cache 640.00 KiB for a context of 512") != std::string::npos);
+    CHECK(info.out.find("KV cache 320.00 KiB for a context of 512 (f16)") != std::string::npos);
 }
 
 TEST_CASE("the tokenizer.model option gives the same text", "[cli]") {
@@ -95,6 +95,8 @@ TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
                                 "the cat the cat the cat the cat the cat the cat the cat the cat the cat the cat",
           "-c", "32"}, 1, "leaves no room"},
         {{"run", "-m", m, "-f", "/nonexistent/prompt.txt"}, 1, "prompt file"},
+        {{"run", "-m", m, "-p", "x", "--cache-type", "q4_0"}, 1, "--cache-type 'q4_0' is not one of f32, f16, q8_0"},
+        {{"run", "-m", m, "-p", "x", "--cache-type", "q8_0"}, 1, "a q8_0 KV cache needs heads of a multiple of 32 elements; this model's have 8"},
         {{"frobnicate"}, 2, "frobnicate"},
     };
     for (const Case& c : cases) {

@@ -74,12 +74,22 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
             ModelOptions mo;
             mo.isa = isa;
             const auto model = Model::load(path, mo);
-            Session s(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
-            const auto logits = s.eval(ids, true);
-            double worst = 0.0;
-            for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::fabs(logits[i] - expected[i])));
-            INFO(name << " with " << isa_name(isa) << ": largest difference " << worst);
-            CHECK(worst < 1e-4);
+            // An F32 KV cache for the 1e-4 bound; F16 (the default) and Q8_0 store keys and
+            // values rounded (relative steps of 2^-11, and 2^-8 of each block of 32), which moves logits by a
+            // fraction of their range instead.
+            double range = 0.0;
+            for (float e : expected) range = std::max(range, double(std::fabs(e)));
+            for (DType cache : {DType::F32, DType::F16, DType::Q8_0}) {
+                if (!kv_type_fits(cache, base->config().head_dim)) continue;
+                Session s(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2, .cache_type = cache});
+                const auto logits = s.eval(ids, true);
+                double worst = 0.0;
+                for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::fabs(logits[i] - expected[i])));
+                INFO(name << " with " << isa_name(isa) << ", " << cache_type_name(cache) << " cache: largest difference "
+                          << worst << ", " << worst / range << " of the largest logit");
+                if (cache == DType::F32) CHECK(worst < 1e-4);
+                else CHECK(worst / range < (cache == DType::F16 ? 2e-3 : 5e-2));
+            }
         }
     }
 }

@@ -312,29 +312,142 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
     CHECK(g[2] == Approx(-2.0f / (1.0f + std::exp(1.0f))));
 }
 
+namespace {
+
+const uint8_t* bytes_of(const std::vector<float>& v) { return reinterpret_cast<const uint8_t*>(v.data()); }
+
+std::vector<Isa> supported_isas() {
+    std::vector<Isa> out;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
+        if (isa_supported(i)) out.push_back(i);
+    return out;
+}
+
+// Straightforward softmax attention in double over a float cache: the reference.
+std::vector<double> attention_reference(const std::vector<float>& q, size_t n_tokens, size_t first_pos,
+                                        const std::vector<float>& k, const std::vector<float>& v, size_t n_head,
+                                        size_t n_kv_head, size_t hd) {
+    const size_t kv_dim = n_kv_head * hd, group = n_head / n_kv_head;
+    std::vector<double> out(n_tokens * n_head * hd);
+    for (size_t t = 0; t < n_tokens; ++t)
+        for (size_t h = 0; h < n_head; ++h) {
+            const size_t n = first_pos + t + 1, off = h / group * hd;
+            std::vector<double> s(n);
+            double max = -1e300, sum = 0.0;
+            for (size_t p = 0; p < n; ++p) {
+                for (size_t d = 0; d < hd; ++d) s[p] += double(q[(t * n_head + h) * hd + d]) * k[p * kv_dim + off + d];
+                s[p] /= std::sqrt(double(hd));
+                max = std::max(max, s[p]);
+            }
+            for (double& x : s) sum += (x = std::exp(x - max));
+            for (size_t p = 0; p < n; ++p)
+                for (size_t d = 0; d < hd; ++d) out[(t * n_head + h) * hd + d] += s[p] / sum * v[p * kv_dim + off + d];
+        }
+    return out;
+}
+
+}  // namespace
+
 TEST_CASE("attention is causal and shares KV heads across their query group", "[kernels]") {
     // 2 query heads, 1 KV head of size 2, three cached positions.
-    const AttentionShape shape{2, 1, 2, 2};
+    const AttentionShape shape{2, 1, 2, DType::F32, 2 * sizeof(float)};
     const std::vector<float> k = {1, 0, 0, 1, 1, 1}, v = {1, 2, 3, 4, 5, 6};
     const std::vector<float> q = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // zero queries: uniform weights
-    std::vector<float> out(12), scratch(2 * 3);
-    const AttentionSeq seq{q.data(), 3, 0, k.data(), v.data(), out.data()};
-    attention(shape, {&seq, 1}, 4, 4, scratch.data(), 2);
-    CHECK(out[0] == Approx(1.0f));  // token 0 sees only position 0
-    CHECK(out[1] == Approx(2.0f));
-    CHECK(out[4] == Approx(2.0f));  // token 1: mean of positions 0 and 1
-    CHECK(out[8] == Approx(3.0f));  // token 2: mean of all three
-    CHECK(out[10] == Approx(3.0f)); // second head, same KV head
-    CHECK(out[11] == Approx(4.0f));
+    for (Isa isa : supported_isas()) {
+        INFO(isa_name(isa));
+        std::vector<float> out(12), scratch(attention_scratch_floats(shape, 2));
+        const AttentionSeq seq{q.data(), 3, 0, bytes_of(k), bytes_of(v), out.data()};
+        attention(isa, shape, {&seq, 1}, 4, 4, scratch.data(), 2);
+        CHECK(out[0] == Approx(1.0f));  // token 0 sees only position 0
+        CHECK(out[1] == Approx(2.0f));
+        CHECK(out[4] == Approx(2.0f));  // token 1: mean of positions 0 and 1
+        CHECK(out[8] == Approx(3.0f));  // token 2: mean of all three
+        CHECK(out[10] == Approx(3.0f)); // second head, same KV head
+        CHECK(out[11] == Approx(4.0f));
 
-    // Two sequences in one call give exactly what each gives alone.
-    const std::vector<float> q2 = {1, 0, 0, 1, 0.5f, 0.5f, 1, 1};  // 2 tokens at positions 1 and 2
-    std::vector<float> alone(8), together_a(12), together_b(8);
-    const AttentionSeq second{q2.data(), 2, 1, k.data(), v.data(), alone.data()};
-    attention(shape, {&second, 1}, 4, 4, scratch.data(), 1);
-    const AttentionSeq both[] = {{q.data(), 3, 0, k.data(), v.data(), together_a.data()},
-                                 {q2.data(), 2, 1, k.data(), v.data(), together_b.data()}};
-    attention(shape, both, 4, 4, scratch.data(), 2);
-    CHECK(together_a == out);
-    CHECK(together_b == alone);
+        // Two sequences in one call give exactly what each gives alone.
+        const std::vector<float> q2 = {1, 0, 0, 1, 0.5f, 0.5f, 1, 1};  // 2 tokens at positions 1 and 2
+        std::vector<float> alone(8), together_a(12), together_b(8);
+        const AttentionSeq second{q2.data(), 2, 1, bytes_of(k), bytes_of(v), alone.data()};
+        attention(isa, shape, {&second, 1}, 4, 4, scratch.data(), 1);
+        const AttentionSeq both[] = {{q.data(), 3, 0, bytes_of(k), bytes_of(v), together_a.data()},
+                                     {q2.data(), 2, 1, bytes_of(k), bytes_of(v), together_b.data()}};
+        attention(isa, shape, both, 4, 4, scratch.data(), 2);
+        CHECK(together_a == out);
+        CHECK(together_b == alone);
+    }
+}
+
+TEST_CASE("blocked attention matches plain softmax attention for every cache type and tiling", "[kernels]") {
+    // Shapes around the kernel's edges: heads of 8 (under one vector), 64 and 80 (a masked
+    // tail), groups of 1, 4 and 8; 150 positions (three blocks of 64, the last partial).
+    struct Shape {
+        size_t n_head, n_kv_head, hd;
+    };
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (const Shape& sh : {Shape{4, 4, 8}, Shape{8, 2, 64}, Shape{8, 1, 80}, Shape{16, 2, 32}}) {
+        const size_t n_pos = 150, kv_dim = sh.n_kv_head * sh.hd, q_dim = sh.n_head * sh.hd;
+        std::vector<float> k(n_pos * kv_dim), v(n_pos * kv_dim), q(n_pos * q_dim);
+        for (float* x : {k.data(), v.data(), q.data()})
+            for (size_t i = 0; i < (x == q.data() ? q.size() : k.size()); ++i) x[i] = normal(rng);
+        const auto expected = attention_reference(q, n_pos, 0, k, v, sh.n_head, sh.n_kv_head, sh.hd);
+        for (DType type : {DType::F32, DType::F16, DType::Q8_0}) {
+            if (!kv_type_fits(type, sh.hd)) continue;
+            // The cache in this type, and the values it holds, for the reference's bound.
+            const size_t rb = row_bytes(*type_info(static_cast<uint32_t>(type)), kv_dim);
+            std::vector<uint8_t> kc(n_pos * rb), vc(n_pos * rb);
+            for (size_t p = 0; p < n_pos; ++p) {
+                quantize_row(type, &k[p * kv_dim], &kc[p * rb], kv_dim);
+                quantize_row(type, &v[p * kv_dim], &vc[p * rb], kv_dim);
+            }
+            const AttentionShape shape{sh.n_head, sh.n_kv_head, sh.hd, type, rb};
+            const double tol = type == DType::F32 ? 1e-5 : type == DType::F16 ? 2e-3 : 4e-2;
+            for (Isa isa : supported_isas()) {
+                std::vector<float> scratch(attention_scratch_floats(shape, 2));
+                std::vector<float> whole(n_pos * q_dim);
+                const AttentionSeq all{q.data(), n_pos, 0, kc.data(), vc.data(), whole.data()};
+                attention(isa, shape, {&all, 1}, q_dim, q_dim, scratch.data(), 2);
+                double worst = 0.0;
+                for (size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, std::fabs(whole[i] - expected[i]));
+                INFO(isa_name(isa) << ", cache " << type_info(static_cast<uint32_t>(type))->name << ", heads " << sh.n_head
+                                   << "/" << sh.n_kv_head << " of " << sh.hd << ": worst " << worst);
+                CHECK(worst < tol);
+                // The same queries in chunks of 13 and one at a time, on 1 thread: bit for bit.
+                for (size_t chunk : {size_t{13}, size_t{1}}) {
+                    std::vector<float> pieces(n_pos * q_dim);
+                    for (size_t t0 = 0; t0 < n_pos; t0 += chunk) {
+                        const size_t n = std::min(chunk, n_pos - t0);
+                        const AttentionSeq part{&q[t0 * q_dim], n, t0, kc.data(), vc.data(), &pieces[t0 * q_dim]};
+                        attention(isa, shape, {&part, 1}, q_dim, q_dim, scratch.data(), 1);
+                    }
+                    CHECK(std::memcmp(pieces.data(), whole.data(), whole.size() * sizeof(float)) == 0);
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("the AVX-512 activation quantizers give the reference's bytes", "[kernels]") {
+    if (!isa_supported(Isa::avx512)) {
+        WARN("SKIPPED: no AVX-512 on this CPU");
+        return;
+    }
+    // Normal values, a zero block, halves that land exactly between two levels, wide ranges.
+    const size_t n = 4 * QK_K;
+    std::vector<float> x(n);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (size_t i = 0; i < n; ++i) x[i] = normal(rng) * (i < QK_K ? 1.0f : i < 2 * QK_K ? 1e-3f : 300.0f);
+    std::fill(x.begin() + 3 * QK_K, x.begin() + 3 * QK_K + 32, 0.0f);
+    for (size_t i = 0; i < 32; ++i) x[3 * QK_K + 64 + i] = (i % 2 ? -0.5f : 0.5f) * float(i);  // ties at 127 / 31
+    std::vector<BlockQ8_0> a(n / QK8_0), b(n / QK8_0);
+    quantize_row_q8_0(x.data(), a.data(), n);
+    quantize_row_q8_0_avx512(x.data(), b.data(), n);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof a[0]) == 0);
+    std::fill(x.begin() + 3 * QK_K, x.begin() + 4 * QK_K, 0.0f);  // a zero super-block
+    std::vector<BlockQ8_K> c(n / QK_K), d(n / QK_K);
+    quantize_row_q8_K(x.data(), c.data(), n);
+    quantize_row_q8_K_avx512(x.data(), d.data(), n);
+    CHECK(std::memcmp(c.data(), d.data(), c.size() * sizeof c[0]) == 0);
 }
