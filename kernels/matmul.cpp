@@ -1,7 +1,9 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "kernels/fp16.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
 
@@ -69,14 +71,23 @@ const uint8_t* MatmulInput::rows(DType act_type, Isa isa, size_t& stride) {
     }
     Quantized& q = act_type == DType::Q8_0 ? q8_0_ : q8_k_;
     stride = row_bytes(*type_info(static_cast<uint32_t>(act_type)), n_cols_);
+    const size_t n_blocks = n_cols_ / QK8_0;
+    if (act_type == DType::Q8_0) stride += n_blocks * sizeof(float);  // the scales again, as floats
     if (!q.valid) {
         if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
         const bool wide = isa == Isa::avx512 || isa == Isa::amx;
         for (size_t t = 0; t < n_tokens_; ++t) {
             const float* x = x_ + t * ldx_;
             uint8_t* y = q.bytes.data() + t * stride;
-            if (wide && act_type == DType::Q8_0) quantize_row_q8_0_avx512(x, reinterpret_cast<BlockQ8_0*>(y), n_cols_);
-            else if (wide && act_type == DType::Q8_K) quantize_row_q8_K_avx512(x, reinterpret_cast<BlockQ8_K*>(y), n_cols_);
+            if (act_type == DType::Q8_0) {
+                auto* blocks = reinterpret_cast<BlockQ8_0*>(y);
+                if (wide) quantize_row_q8_0_avx512(x, blocks, n_cols_);
+                else quantize_row_q8_0(x, blocks, n_cols_);
+                for (size_t b = 0; b < n_blocks; ++b) {
+                    const float d = f16_to_f32(blocks[b].d);
+                    std::memcpy(y + n_blocks * sizeof(BlockQ8_0) + b * sizeof(float), &d, sizeof d);
+                }
+            } else if (wide && act_type == DType::Q8_K) quantize_row_q8_K_avx512(x, reinterpret_cast<BlockQ8_K*>(y), n_cols_);
             else quantize_row(act_type, x, y, n_cols_);
         }
         q.valid = true;

@@ -87,8 +87,12 @@ inline __m512 strip_scales(const uint8_t* block) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
 }
 
-inline float act_scale(const uint8_t* x, size_t x_stride, size_t t, size_t b) {
-    return _cvtsh_ss(reinterpret_cast<const BlockQ8_0*>(x + t * x_stride)[b].d);
+// Token t's scale of block b, from the floats MatmulInput puts after a row's n_blocks blocks
+// (the same value as the block's f16 d, without converting it for every strip).
+inline float act_scale(const uint8_t* x, size_t x_stride, size_t n_blocks, size_t t, size_t b) {
+    float s;
+    std::memcpy(&s, x + t * x_stride + n_blocks * sizeof(BlockQ8_0) + b * sizeof(float), sizeof s);
+    return s;
 }
 
 // A few tokens: per block, the 16 rows' exact integer sums from VNNI dot products against
@@ -121,7 +125,7 @@ void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_st
             }
             const __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(iw[0], iw[1]),
                                                  _mm512_slli_epi32(_mm512_add_epi32(is[0], is[1]), L::offset_shift));
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, t, b))),
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, n_blocks, t, b))),
                                      _mm512_cvtepi32_ps(sum), acc[t]);
         }
     }
@@ -148,8 +152,8 @@ void unpack_chunk(const uint8_t* w, size_t b0, size_t nb, int8_t* tiles) {
 // the 16 rows' sums for token t, carried across chunks through y (a float stored and loaded
 // again is unchanged). Every loop over acc is unrolled by pragma to keep it in registers.
 template <class L, size_t T>
-void strip_amx(const uint8_t* w, const int8_t* tiles, size_t b0, size_t nb, const uint8_t* x, size_t x_stride, float* y,
-               size_t ldy) {
+void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0, size_t nb, const uint8_t* x,
+               size_t x_stride, float* y, size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     constexpr bool kDirect = std::is_same_v<L, Q8_0Strip>;  // Q8_0 levels are tile-ready in memory
     alignas(64) int32_t c[2][kTokens * 16];
@@ -165,7 +169,7 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t b0, size_t nb, cons
         const __m512 dw = strip_scales(w + (b0 + b) * kBytes);
 #pragma GCC unroll 16
         for (size_t t = 0; t < T; ++t)
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, t, b0 + b))),
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, n_blocks, t, b0 + b))),
                                      _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
     };
     const auto stride = static_cast<long>(x_stride);
@@ -197,7 +201,7 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t b0, size_t nb, cons
 }
 
 template <class L>
-using AmxGroupFn = void (*)(const uint8_t*, const int8_t*, size_t, size_t, const uint8_t*, size_t, float*, size_t);
+using AmxGroupFn = void (*)(const uint8_t*, const int8_t*, size_t, size_t, size_t, const uint8_t*, size_t, float*, size_t);
 
 template <class L, size_t... T>
 constexpr std::array<AmxGroupFn<L>, sizeof...(T)> amx_groups(std::index_sequence<T...>) {
@@ -225,7 +229,7 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
         for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
             const size_t tg = std::min(kTokens, n_tokens - t0);
             if (tg != configured) configure(configured = tg);
-            groups[tg - 1](w, tiles, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
+            groups[tg - 1](w, tiles, n_blocks, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
         }
     }
 }
