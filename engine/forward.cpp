@@ -102,7 +102,7 @@ void Forward::moe(const LayerWeights& w, size_t n) {
     }
 
     // One product per expert over the tokens routed to it; each (token, slot) result lands in
-    // its own row of expert_out_.
+    // its own row of expert_out_. (q_, free once attention is done, takes the expert's output.)
     for (uint32_t e = 0; e < n_exp; ++e) {
         slots_.clear();
         for (size_t i = 0; i < n * k; ++i)

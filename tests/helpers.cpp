@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <fstream>
 #include <map>
@@ -31,11 +32,14 @@ std::string models_dir() { return shared_dir() + "/models"; }
 std::string model_path(const std::string& relative) { return models_dir() + "/" + relative; }
 
 std::string temp_dir() {
-    static const std::string dir = [] {
-        char tmpl[] = "/tmp/kiln-test-XXXXXX";
-        if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-        return std::string(tmpl);
+    // A plain array, so that it outlives the exit handler that removes the directory.
+    static char dir[] = "/tmp/kiln-test-XXXXXX";
+    static const bool made = [] {
+        if (mkdtemp(dir) == nullptr) throw std::runtime_error("mkdtemp failed");
+        std::atexit([] { std::filesystem::remove_all(dir); });
+        return true;
     }();
+    (void)made;
     return dir;
 }
 
