@@ -109,7 +109,7 @@ LlamaConfig read_config(const GgufFile& g) {
     c.norm_eps = static_cast<float>(g.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
     if (!(c.rope_freq_base > 0.0f)) throw Error("rope.freq_base must be positive");
     if (!(c.norm_eps > 0.0f && c.norm_eps < 1.0f)) throw Error("layer_norm_rms_epsilon must be in (0, 1)");
-    if (g.find("llama.expert_count")) {
+    if (g.get_uint("llama.expert_count").value_or(0) > 0) {  // some converters write 0 for dense models
         c.n_expert = required(g, "llama.expert_count");
         c.n_expert_used = required(g, "llama.expert_used_count");
         if (c.n_expert > kMaxExperts || c.n_expert_used > c.n_expert)

@@ -64,7 +64,7 @@ void MatmulInput::set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols
     q8_0_.valid = q8_k_.valid = false;
 }
 
-const uint8_t* MatmulInput::rows(DType act_type, Isa isa, size_t& stride) {
+const uint8_t* MatmulInput::rows(DType act_type, Isa isa, int n_threads, size_t& stride) {
     if (act_type == DType::F32) {
         stride = ldx_ * sizeof(float);
         return reinterpret_cast<const uint8_t*>(x_);
@@ -76,9 +76,11 @@ const uint8_t* MatmulInput::rows(DType act_type, Isa isa, size_t& stride) {
     if (!q.valid) {
         if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
         const bool wide = isa == Isa::avx512 || isa == Isa::amx;
+        const size_t row_stride = stride;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_tokens_ * n_cols_ >= 32768 && n_threads > 1)
         for (size_t t = 0; t < n_tokens_; ++t) {
             const float* x = x_ + t * ldx_;
-            uint8_t* y = q.bytes.data() + t * stride;
+            uint8_t* y = q.bytes.data() + t * row_stride;
             if (act_type == DType::Q8_0) {
                 auto* blocks = reinterpret_cast<BlockQ8_0*>(y);
                 if (wide) quantize_row_q8_0_avx512(x, blocks, n_cols_);
@@ -120,7 +122,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         const WeightMatrix& w = *outputs[j].w;
         const MatmulKernel k = matmul_kernel(w.type, isa, w.layout);
         size_t x_stride = 0;
-        const uint8_t* x = in.rows(k.act_type, isa, x_stride);
+        const uint8_t* x = in.rows(k.act_type, isa, n_threads, x_stride);
         jobs[j] = {k.tile, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),
                    w.n_rows, w.n_cols, x, x_stride, outputs[j].y, outputs[j].ldy, n_blocks};
         n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;

@@ -35,9 +35,9 @@ class MatmulInput {
 public:
     void set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols);
     // The rows in act_type (for F32, x itself), and their stride in bytes; isa picks the
-    // quantizer (each gives the same bytes). A Q8_0 row's blocks are followed by their scales
+    // quantizer (each gives the same bytes), rows split over up to n_threads. A Q8_0 row's blocks are followed by their scales
     // as floats, which the AMX kernels read instead of converting them for every strip.
-    const uint8_t* rows(DType act_type, Isa isa, size_t& stride);
+    const uint8_t* rows(DType act_type, Isa isa, int n_threads, size_t& stride);
     size_t n_tokens() const { return n_tokens_; }
     size_t n_cols() const { return n_cols_; }
 

@@ -132,27 +132,31 @@ void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_st
     for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
 }
 
-// The signed levels of blocks [b0, b0 + nb) in tile order, for Q4_0 (Q8_0's are in memory).
+// The signed levels of block b in tile order (512 bytes), for Q4_0 (Q8_0's are in memory).
 template <class L>
-void unpack_chunk(const uint8_t* w, size_t b0, size_t nb, int8_t* tiles) {
+[[gnu::always_inline]] inline void unpack_block(const uint8_t* w, size_t b, int8_t* tile) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     const __m512i offset = _mm512_set1_epi8(static_cast<char>(1 << L::offset_shift));
-    for (size_t b = 0; b < nb; ++b) {
-        const uint8_t* s = w + (b0 + b) * kBytes;
-        for (size_t off = 0; off < kBytes; off += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
-        __m512i g[8];
-        L::levels(s + 32, g);
-        for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tiles + b * 512 + 64 * k, _mm512_sub_epi8(g[k], offset));
-    }
+    const uint8_t* s = w + b * kBytes;
+    for (size_t off = 0; off < kBytes; off += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
+    __m512i g[8];
+    L::levels(s + 32, g);
+    for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, _mm512_sub_epi8(g[k], offset));
 }
+
+// A ring of this many unpacked blocks, when one token group unpacks as it goes.
+constexpr size_t kRing = 4;
 
 // A group of T tokens against blocks [b0, b0 + nb): one tile product per block, two blocks
 // at a time on the two tile sets, then the scales in float, block after block. acc[t] holds
 // the 16 rows' sums for token t, carried across chunks through y (a float stored and loaded
 // again is unchanged). Every loop over acc is unrolled by pragma to keep it in registers.
+// For Q4_0, `tiles` holds the chunk's blocks unpacked; with `ring` (a single token group) it
+// is a ring of kRing blocks instead, each unpacked two blocks ahead while the tile unit works
+// on the current pair.
 template <class L, size_t T>
-void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0, size_t nb, const uint8_t* x,
+void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size_t b0, size_t nb, const uint8_t* x,
                size_t x_stride, float* y, size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     constexpr bool kDirect = std::is_same_v<L, Q8_0Strip>;  // Q8_0 levels are tile-ready in memory
@@ -163,7 +167,12 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0
     const auto a_tile = [&](size_t b) { return x + (b0 + b) * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs); };
     const auto b_tile = [&](size_t b) -> const void* {
         if constexpr (kDirect) return w + (b0 + b) * kBytes + 32;
-        else return tiles + b * 512;
+        else return tiles + (ring ? b % kRing : b) * 512;
+    };
+    const auto unpack_ahead = [&](size_t from, size_t to) {
+        if constexpr (!kDirect)
+            if (ring)
+                for (size_t i = from; i < std::min(to, nb); ++i) unpack_block<L>(w, b0 + i, tiles + i % kRing * 512);
     };
     const auto scale = [&](size_t b, const int32_t* sums) {
         const __m512 dw = strip_scales(w + (b0 + b) * kBytes);
@@ -174,6 +183,7 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0
     };
     const auto stride = static_cast<long>(x_stride);
     size_t b = 0;
+    unpack_ahead(0, 2);
     for (; b + 2 <= nb; b += 2) {
         _tile_loadd(1, a_tile(b), stride);
         _tile_loadd(2, b_tile(b), 64);
@@ -183,6 +193,7 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0
         _tile_zero(3);
         _tile_dpbssd(0, 1, 2);
         _tile_dpbssd(3, 4, 5);
+        unpack_ahead(b + 2, b + 4);  // while the products run
         _tile_stored(0, c[0], 64);
         _tile_stored(3, c[1], 64);
         scale(b, c[0]);
@@ -201,7 +212,7 @@ void strip_amx(const uint8_t* w, const int8_t* tiles, size_t n_blocks, size_t b0
 }
 
 template <class L>
-using AmxGroupFn = void (*)(const uint8_t*, const int8_t*, size_t, size_t, size_t, const uint8_t*, size_t, float*, size_t);
+using AmxGroupFn = void (*)(const uint8_t*, int8_t*, bool, size_t, size_t, size_t, const uint8_t*, size_t, float*, size_t);
 
 template <class L, size_t... T>
 constexpr std::array<AmxGroupFn<L>, sizeof...(T)> amx_groups(std::index_sequence<T...>) {
@@ -222,14 +233,19 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
     }
     static constexpr auto groups = amx_groups<L>(std::make_index_sequence<kTokens>());
     alignas(64) int8_t tiles[std::is_same_v<L, Q8_0Strip> ? 64 : kChunk * 512];
+    // One token group unpacks as it goes (the unpacking then hides the products' latency);
+    // several share a chunk unpacked up front.
+    const bool ring = n_tokens <= kTokens;
     size_t configured = 0;
     for (size_t b0 = 0; b0 < n_blocks; b0 += kChunk) {
         const size_t nb = std::min(kChunk, n_blocks - b0);
-        if constexpr (!std::is_same_v<L, Q8_0Strip>) unpack_chunk<L>(w, b0, nb, tiles);
+        if constexpr (!std::is_same_v<L, Q8_0Strip>)
+            if (!ring)
+                for (size_t b = 0; b < nb; ++b) unpack_block<L>(w, b0 + b, tiles + b * 512);
         for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
             const size_t tg = std::min(kTokens, n_tokens - t0);
             if (tg != configured) configure(configured = tg);
-            groups[tg - 1](w, tiles, n_blocks, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
+            groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
         }
     }
 }

@@ -29,7 +29,8 @@ void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos
     }
 }
 
-void swiglu(float* gate, const float* up, size_t n) {
+void swiglu(float* gate, const float* up, size_t n, int n_threads) {
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n >= 32768 && n_threads > 1)
     for (size_t i = 0; i < n; ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];

@@ -137,6 +137,12 @@ TEST_CASE("the tiny test model is valid and loads", "[gguf]") {
     const Result r = run_kiln({"info", "-m", path});
     CHECK(r.status == 0);
     CHECK(r.out.find("blk.0.attn_q.weight") != std::string::npos);
+
+    // An expert count of 0 (some converters write it for dense models) means dense.
+    GgufWriter dense = tiny_model();
+    dense.add_u32("llama.expert_count", 0);
+    dense.write(path);
+    CHECK(Model::load(path, {})->config().n_expert == 0);
 }
 
 TEST_CASE("GGUF metadata values read back with their types", "[gguf]") {
