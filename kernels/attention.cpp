@@ -32,12 +32,13 @@ size_t rows_per_tile(const AttentionShape& s) { return tokens_per_tile(s) * grou
 
 size_t scratch_per_thread(const AttentionShape& s) {
     const size_t hd = s.head_dim, rows = rows_per_tile(s);
-    const size_t n = 2 * hd * kBlock + kBlock + 2 * rows + rows * hd + hd;
+    const size_t n = 3 * hd * kBlock + kBlock + 2 * rows + rows * hd;
     return (n + 15) / 16 * 16;
 }
 
 // One thread's buffers: the block's keys transposed (kt[d * kBlock + p]) and values (v[p * hd
-// + d]), one row's scores, and per tile row the running max m, sum l and output o.
+// + d]), one row's scores, per tile row the running max m, sum l and output o, and the
+// block's keys as rows (before the transposition).
 struct Work {
     float *kt, *v, *s, *m, *l, *o, *row;
 };
@@ -55,11 +56,14 @@ Work work_at(float* base, const AttentionShape& sh) {
     return w;
 }
 
-using ToFloatFn = void (*)(const uint8_t* src, float* dst, size_t n, DType type);
+// count rows of n elements, src_stride bytes apart, to floats n apart.
+using ToFloatFn = void (*)(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type);
 // One row of the block against one query row: nv valid keys, scores scaled by scale.
 using RowFn = void (*)(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l);
 
-void to_float_generic(const uint8_t* src, float* dst, size_t n, DType type) { dequantize_row(type, src, dst, n); }
+void to_float_generic(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
+    for (size_t r = 0; r < count; ++r) dequantize_row(type, src + r * src_stride, dst + r * n, n);
+}
 
 // The scalar reference.
 void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
@@ -89,14 +93,16 @@ void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
 
-void to_float_avx512(const uint8_t* src, float* dst, size_t n, DType type) {
-    if (type != DType::F16) return dequantize_row(type, src, dst, n);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
-    if (i < n) {
-        const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, src + 2 * i)));
+void to_float_avx512(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
+    if (type != DType::F16) return to_float_generic(src, src_stride, count, dst, n, type);
+    for (size_t r = 0; r < count; ++r, src += src_stride, dst += n) {
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
+        if (i < n) {
+            const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+            _mm512_mask_storeu_ps(dst + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, src + 2 * i)));
+        }
     }
 }
 
@@ -185,12 +191,11 @@ void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, siz
                 ToFloatFn to_float) {
     const size_t hd = sh.head_dim;
     const size_t head_bytes = row_bytes(*type_info(static_cast<uint32_t>(sh.kv_type)), hd);
-    for (size_t p = 0; p < np; ++p) {
-        const size_t off = (b0 + p) * sh.kv_row_bytes + kvh * head_bytes;
-        to_float(a.k + off, w.row, hd, sh.kv_type);
-        for (size_t d = 0; d < hd; ++d) w.kt[d * kBlock + p] = w.row[d];
-        to_float(a.v + off, w.v + p * hd, hd, sh.kv_type);
-    }
+    const size_t off = b0 * sh.kv_row_bytes + kvh * head_bytes;
+    to_float(a.k + off, sh.kv_row_bytes, np, w.row, hd, sh.kv_type);
+    to_float(a.v + off, sh.kv_row_bytes, np, w.v, hd, sh.kv_type);
+    for (size_t p = 0; p < np; ++p)
+        for (size_t d = 0; d < hd; ++d) w.kt[d * kBlock + p] = w.row[p * hd + d];
     for (size_t d = 0; d < hd; ++d) std::fill(w.kt + d * kBlock + np, w.kt + (d + 1) * kBlock, 0.0f);
 }
 
