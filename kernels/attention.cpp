@@ -211,7 +211,7 @@ size_t attention_scratch_floats(const AttentionShape& shape, int n_threads) {
 
 void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo,
                float* scratch, int n_threads) {
-    const bool wide = isa == Isa::avx512 || isa == Isa::amx;
+    const bool wide = has_avx512(isa);
     // The wide path keeps a row's output in at most 8 registers: heads of up to 128.
     const RowFn row_fn = wide && sh.head_dim <= 128 ? row_avx512 : row_scalar;
     const ToFloatFn to_float = wide ? to_float_avx512 : to_float_generic;

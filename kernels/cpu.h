@@ -12,6 +12,8 @@ enum class Isa { scalar, avx2, avx512, amx };
 // amx adds AMX-TILE and AMX-INT8, which the kernel must allow this process (asked for here).
 Isa detect_isa();
 bool isa_supported(Isa isa);
+// Whether the level includes AVX-512 (avx512 and amx).
+inline bool has_avx512(Isa isa) { return isa == Isa::avx512 || isa == Isa::amx; }
 std::optional<Isa> parse_isa(std::string_view name);
 const char* isa_name(Isa isa);
 

@@ -75,7 +75,7 @@ const uint8_t* MatmulInput::rows(DType act_type, Isa isa, int n_threads, size_t&
     if (act_type == DType::Q8_0) stride += n_blocks * sizeof(float);  // the scales again, as floats
     if (!q.valid) {
         if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
-        const bool wide = isa == Isa::avx512 || isa == Isa::amx;
+        const bool wide = has_avx512(isa);
         const size_t row_stride = stride;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n_tokens_ * n_cols_ >= 32768 && n_threads > 1)
         for (size_t t = 0; t < n_tokens_; ++t) {

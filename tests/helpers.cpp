@@ -43,6 +43,13 @@ std::string temp_dir() {
     return dir;
 }
 
+std::vector<Isa> supported_isas() {
+    std::vector<Isa> out;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
+        if (isa_supported(i)) out.push_back(i);
+    return out;
+}
+
 std::string generated_model(const std::string& shape, const std::string& type) {
     static std::map<std::string, std::string> made;
     const std::string out = temp_dir() + "/" + shape + "-" + type + ".gguf";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/gguf_writer.h"
+#include "kernels/cpu.h"
 
 namespace kiln::test {
 
@@ -21,6 +22,9 @@ std::string temp_dir();
 // The path of a model of `shape` that scripts/make-model.py writes into temp_dir() (once per
 // process and type; "f16" or "f32").
 std::string generated_model(const std::string& shape, const std::string& type = "f16");
+
+// The instruction-set levels this CPU runs, scalar first.
+std::vector<Isa> supported_isas();
 
 struct Result {
     int status = -1;     // exit status, or -1 when killed by a signal

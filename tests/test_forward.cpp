@@ -44,13 +44,6 @@ std::vector<float> reference_logits(const std::string& model, const std::vector<
     return logits;
 }
 
-std::vector<Isa> isas() {
-    std::vector<Isa> out;
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
-        if (isa_supported(i)) out.push_back(i);
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("logits match the PyTorch reference on every position", "[forward][reference]") {
@@ -70,7 +63,7 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
         const auto ids = prompt_tokens(*base, 32);
         const std::vector<float> expected = reference_logits(path, ids);
         REQUIRE(expected.size() == 32 * base->config().n_vocab);
-        for (Isa isa : isas()) {
+        for (Isa isa : supported_isas()) {
             ModelOptions mo;
             mo.isa = isa;
             const auto model = Model::load(path, mo);

@@ -9,21 +9,16 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quants.h"
+#include "helpers.h"
 #include "kernels/repack.h"
 
 using namespace kiln;
+using kiln::test::supported_isas;
 
 namespace {
 
 const DType kAllTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0,
                            DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-
-std::vector<Isa> isas() {
-    std::vector<Isa> out;
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
-        if (isa_supported(i)) out.push_back(i);
-    return out;
-}
 
 const TypeInfo& info(DType t) { return *type_info(static_cast<uint32_t>(t)); }
 
@@ -127,7 +122,7 @@ TEST_CASE("every kernel equals the exact product of what it multiplies, SIMD wit
                 INFO(info(type).name << " n=" << n << " row " << r);
                 // Float accumulation only: a few ulps per term at most.
                 CHECK(std::fabs(ref[r] - exact) <= 1e-6 * magnitude * std::sqrt(double(n)) + 1e-6);
-                for (Isa isa : isas()) {
+                for (Isa isa : supported_isas()) {
                     if (isa == Isa::scalar) continue;
                     const std::vector<float> got = run_matmul(isa, type, w, rows, n, x, 1, 1);
                     INFO(isa_name(isa));
@@ -146,7 +141,7 @@ TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and
         const size_t n = info(type).block_elems == 1 ? 100 : 512;
         const Weights w = random_weights(type, rows, n, rng);
         const std::vector<float> x = normal_floats(tokens * n, rng);
-        for (Isa isa : isas()) {
+        for (Isa isa : supported_isas()) {
             const std::vector<float> batched = run_matmul(isa, type, w, rows, n, x, tokens, 2);
             for (size_t t = 0; t < tokens; ++t) {
                 const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
@@ -316,13 +311,6 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
 namespace {
 
 const uint8_t* bytes_of(const std::vector<float>& v) { return reinterpret_cast<const uint8_t*>(v.data()); }
-
-std::vector<Isa> supported_isas() {
-    std::vector<Isa> out;
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::amx})
-        if (isa_supported(i)) out.push_back(i);
-    return out;
-}
 
 // Straightforward softmax attention in double over a float cache: the reference.
 std::vector<double> attention_reference(const std::vector<float>& q, size_t n_tokens, size_t first_pos,
