@@ -82,6 +82,7 @@ nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint
 int run(RunArgs a) {
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
     const bool color = !a.json && use_color(a.color);
+    a.gen.token_logprobs = a.json || color;
     a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
     validate_generation(a.gen);  // before the model loads: a bad flag fails fast
     const DType kv_type = cache_type(a.cache_type);

@@ -1,6 +1,7 @@
 #include "engine/batch.h"
 
 #include <chrono>
+#include <exception>
 
 #include "engine/error.h"
 #include "engine/memory.h"
@@ -61,6 +62,9 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
     bool source_open = true;
     std::vector<TokenRun> runs;
     std::vector<Slot*> owners;
+    constexpr size_t kNoRow = ~size_t{0};  // a run without logits
+    std::vector<size_t> rows, added;
+    std::vector<std::optional<Token>> next_tokens;
     while (true) {
         for (auto& slot : slots_) {
             if (slot->request || !source_open) continue;
@@ -102,19 +106,40 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
         if (runs.empty()) return;
 
         const std::span<const float> logits = forward_.run(runs);
-        size_t row = 0, generated = 0;
+        // Sampling is per sequence and independent of the others: split over the threads.
+        rows.assign(runs.size(), kNoRow);
+        for (size_t i = 0, row = 0; i < runs.size(); ++i)
+            if (runs[i].logits != Logits::none) rows[i] = row++;
+        next_tokens.assign(runs.size(), std::nullopt);
+        added.assign(runs.size(), 0);
+        const auto n_runs = static_cast<long>(runs.size());
+        std::exception_ptr failure;  // an exception must not leave an OpenMP region
+#pragma omp parallel for num_threads(options_.n_threads) schedule(dynamic) if (n_runs > 1 && options_.n_threads > 1)
+        for (long j = 0; j < n_runs; ++j) {
+            const auto i = static_cast<size_t>(j);
+            if (rows[i] == kNoRow) continue;
+            Generation& g = *owners[i]->generation;
+            try {
+                const size_t before = g.result().tokens.size();
+                next_tokens[i] = g.step(logits.subspan(rows[i] * n_vocab, n_vocab),
+                                        owners[i]->n_past + runs[i].tokens.size() < options_.n_ctx);
+                added[i] = g.result().tokens.size() - before;
+            } catch (...) {
+#pragma omp critical(kiln_batch_failure)
+                if (!failure) failure = std::current_exception();
+            }
+        }
+        if (failure) std::rethrow_exception(failure);
+        size_t generated = 0;
         for (size_t i = 0; i < runs.size(); ++i) {
             Slot& slot = *owners[i];
             slot.n_past += runs[i].tokens.size();
-            if (runs[i].logits == Logits::none) continue;
+            if (rows[i] == kNoRow) continue;
             const auto now = Clock::now();
             if (runs[i].tokens.data() != &slot.next) slot.prefilled = now;
-            const size_t before = slot.generation->result().tokens.size();
-            const std::optional<Token> token =
-                slot.generation->step(logits.subspan(row++ * n_vocab, n_vocab), slot.n_past < options_.n_ctx);
-            generated += slot.generation->result().tokens.size() - before;
-            if (token) {
-                slot.next = *token;
+            generated += added[i];
+            if (next_tokens[i]) {
+                slot.next = *next_tokens[i];
                 continue;
             }
             GenerationResult result = std::move(slot.generation->result());

@@ -75,7 +75,7 @@ void Forward::ffn(const FfnWeights& f, size_t n, float* out) {
     const size_t n_ff = model_.config().n_ff;
     const MatmulOutput gate_up[] = {{&f.gate, hb_.data(), n_ff}, {&f.up, hb2_.data(), n_ff}};
     matmul(model_.isa(), gate_up, input_, n_threads_);
-    swiglu(hb_.data(), hb2_.data(), n * n_ff, n_threads_);
+    swiglu(model_.isa(), hb_.data(), hb2_.data(), n * n_ff, n_threads_);
     input_.set(hb_.data(), n_ff, n, n_ff);
     matmul(model_.isa(), f.down, input_, out, model_.config().n_embd, n_threads_);
 }

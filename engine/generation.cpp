@@ -105,15 +105,21 @@ std::optional<Token> Generation::step(std::span<const float> logits, bool has_ro
         finish(FinishReason::length);
         return std::nullopt;
     }
-    const double lse = log_sum_exp(logits);
     const Token next = sampler_.sample(logits);
     if (tok_.is_end(next) && !params_.ignore_eos) {
         finish(FinishReason::eos);
         return std::nullopt;
     }
     sampler_.accept(next);
-    const auto logprob = static_cast<float>(logits[static_cast<size_t>(next)] - lse);
-    result_.tokens.push_back({next, logprob, top_logprobs(logits, lse, params_.n_logprobs)});
+    // The normalizer costs an exp per vocabulary entry: only when someone reads it.
+    float logprob = 0.0f;
+    std::vector<TokenLogprob> top;
+    if (params_.token_logprobs || params_.n_logprobs > 0) {
+        const double lse = log_sum_exp(logits);
+        logprob = static_cast<float>(logits[static_cast<size_t>(next)] - lse);
+        top = top_logprobs(logits, lse, params_.n_logprobs);
+    }
+    result_.tokens.push_back({next, logprob, std::move(top)});
     if (filter_.push(decoder_.push(next), std::exp(logprob), emit_)) {
         result_.finish = FinishReason::stop;
         done_ = true;

@@ -24,6 +24,7 @@ struct GenerationParams {
     std::vector<std::string> stops;
     bool ignore_eos = false;
     size_t n_logprobs = 0;  // most likely alternatives to report per position
+    bool token_logprobs = false;  // fill GeneratedToken::logprob and the sink's prob (always with n_logprobs)
 };
 
 struct TokenLogprob {
@@ -33,7 +34,7 @@ struct TokenLogprob {
 
 struct GeneratedToken {
     Token id;
-    float logprob;  // under the model's own distribution: log-softmax of the raw logits
+    float logprob;  // under the model's own distribution: log-softmax of the raw logits (0 unless asked for)
     std::vector<TokenLogprob> top;  // n_logprobs alternatives, most likely first
 };
 
@@ -47,7 +48,7 @@ struct GenerationResult {
 };
 
 // Receives each piece of final text, with the probability the model gave the token that
-// completed it.
+// completed it (1 unless GenerationParams::token_logprobs).
 using TextSink = std::function<void(std::string_view text, float prob)>;
 
 // Holds back text that could still turn into a stop string, and cuts the text at the first

@@ -34,15 +34,15 @@ void validate(const SamplerParams& s) {
     check(std::isfinite(s.presence_penalty), "--presence-penalty must be a number");
 }
 
-void apply_penalties(Candidates& c, std::span<const int> counts, float repeat, float frequency, float presence) {
-    for (Candidate& k : c.items) {
-        const int n = counts[static_cast<size_t>(k.id)];
+void apply_penalties(std::span<float> logits, std::span<const int> counts, float repeat, float frequency, float presence) {
+    for (size_t i = 0; i < logits.size(); ++i) {
+        const int n = counts[i];
         if (n == 0) continue;
+        float& l = logits[i];
         // As llama.cpp: a penalty above 1 always makes the token less likely, whatever its sign.
-        k.logit = k.logit <= 0.0f ? k.logit * repeat : k.logit / repeat;
-        k.logit -= static_cast<float>(n) * frequency + presence;
+        l = l <= 0.0f ? l * repeat : l / repeat;
+        l -= static_cast<float>(n) * frequency + presence;
     }
-    c.sorted = false;
 }
 
 void sort_by_logit(Candidates& c) {
@@ -50,13 +50,25 @@ void sort_by_logit(Candidates& c) {
     c.sorted = true;
 }
 
-void top_k(Candidates& c, size_t k) {
-    if (k == 0 || k >= c.items.size()) return;
-    if (!c.sorted) {
-        std::partial_sort(c.items.begin(), c.items.begin() + static_cast<ptrdiff_t>(k), c.items.end(), by_logit);
-        c.sorted = true;
+void top_k(std::span<const float> logits, size_t k, Candidates& c) {
+    c.items.clear();
+    if (k == 0 || k >= logits.size()) {
+        for (size_t i = 0; i < logits.size(); ++i) c.items.push_back({static_cast<Token>(i), logits[i], 0.0f});
+        c.sorted = false;
+        return;
     }
-    keep(c, k);
+    // A heap of the k best so far with the worst on top: most logits lose to it in one
+    // comparison. A later id never wins a tie, so "greater than the worst" is the whole test.
+    for (size_t i = 0; i < k; ++i) c.items.push_back({static_cast<Token>(i), logits[i], 0.0f});
+    std::make_heap(c.items.begin(), c.items.end(), by_logit);
+    for (size_t i = k; i < logits.size(); ++i) {
+        if (!(logits[i] > c.items.front().logit)) continue;
+        std::pop_heap(c.items.begin(), c.items.end(), by_logit);
+        c.items.back() = {static_cast<Token>(i), logits[i], 0.0f};
+        std::push_heap(c.items.begin(), c.items.end(), by_logit);
+    }
+    std::sort_heap(c.items.begin(), c.items.end(), by_logit);
+    c.sorted = true;
 }
 
 void softmax(Candidates& c) {
@@ -149,13 +161,13 @@ void Sampler::accept(Token token) {
 
 Token Sampler::sample(std::span<const float> logits) {
     Candidates& c = candidates_;
-    c.items.clear();
-    for (size_t i = 0; i < logits.size(); ++i) c.items.push_back({static_cast<Token>(i), logits[i], 0.0f});
-    c.sorted = false;
     const SamplerParams& s = params_;
-    if (!recent_.empty() && (s.repeat_penalty != 1.0f || s.frequency_penalty != 0.0f || s.presence_penalty != 0.0f))
-        apply_penalties(c, counts_, s.repeat_penalty, s.frequency_penalty, s.presence_penalty);
-    top_k(c, static_cast<size_t>(s.top_k));
+    if (!recent_.empty() && (s.repeat_penalty != 1.0f || s.frequency_penalty != 0.0f || s.presence_penalty != 0.0f)) {
+        penalized_.assign(logits.begin(), logits.end());
+        apply_penalties(penalized_, counts_, s.repeat_penalty, s.frequency_penalty, s.presence_penalty);
+        logits = penalized_;
+    }
+    top_k(logits, static_cast<size_t>(s.top_k), c);
     typical(c, s.typical);
     top_p(c, s.top_p);
     min_p(c, s.min_p);

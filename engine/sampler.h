@@ -42,8 +42,9 @@ struct Candidates {
 };
 
 // counts[id]: how often token id occurs among the recent tokens.
-void apply_penalties(Candidates& c, std::span<const int> counts, float repeat, float frequency, float presence);
-void top_k(Candidates& c, size_t k);
+void apply_penalties(std::span<float> logits, std::span<const int> counts, float repeat, float frequency, float presence);
+// The candidate list: the k most likely, sorted (all of them, unsorted, when k is 0 or too big).
+void top_k(std::span<const float> logits, size_t k, Candidates& c);
 void typical(Candidates& c, float p);
 void top_p(Candidates& c, float p);
 void min_p(Candidates& c, float p);
@@ -67,6 +68,7 @@ private:
     std::vector<Token> recent_;  // ring of the last repeat_last_n tokens
     size_t recent_next_ = 0;
     std::vector<int> counts_;    // per token id, over the ring
+    std::vector<float> penalized_;
     Candidates candidates_;
 };
 

@@ -9,7 +9,7 @@ namespace kiln {
 enum class Isa { scalar, avx2, avx512, amx };
 
 // Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 adds F+BW+VL+VNNI;
-// amx adds AMX-TILE and AMX-INT8, which the kernel must allow this process (asked for here).
+// amx adds DQ, GFNI, AMX-TILE and AMX-INT8, which the kernel must allow this process (asked for here).
 Isa detect_isa();
 bool isa_supported(Isa isa);
 // Whether the level includes AVX-512 (avx512 and amx).

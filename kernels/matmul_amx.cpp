@@ -30,7 +30,7 @@ bool amx_enable() {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,amx-tile,amx-int8")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,gfni,amx-tile,amx-int8")
 
 namespace {
 
@@ -60,8 +60,7 @@ void configure(size_t tokens) {
 }
 
 // How a strip's block holds its levels (see kernels/repack.h). levels() gives the eight
-// groups of four levels as unsigned bytes, `offset` more than the signed levels;
-// signed_levels() gives them as signed bytes for the tile product.
+// groups of four levels as unsigned bytes, `offset` more than the signed levels.
 struct Q8_0Strip {
     using Block = BlockQ8_0;
     static constexpr int offset_shift = 7;  // 128
@@ -79,6 +78,17 @@ struct Q4_0Strip {
             const __m512i z = _mm512_loadu_si512(q + 64 * j);
             g[j] = _mm512_and_si512(z, low4);
             g[j + 4] = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
+        }
+    }
+    // The same levels minus 8, as signed bytes, in one affine byte map per group: for a
+    // nibble b3b2b1b0, q - 8 is b2b1b0 with bits 3..7 all equal to not-b3. A matrix row
+    // (byte 7 - i) picks the input bits that output bit i takes; 0xF8 flips bits 3..7.
+    static void signed_levels(const uint8_t* q, __m512i g[8]) {
+        const __m512i low = _mm512_set1_epi64(0x0102040808080808), high = _mm512_set1_epi64(0x1020408080808080);
+        for (int j = 0; j < 4; ++j) {
+            const __m512i z = _mm512_loadu_si512(q + 64 * j);
+            g[j] = _mm512_gf2p8affine_epi64_epi8(z, low, 0xF8);
+            g[j + 4] = _mm512_gf2p8affine_epi64_epi8(z, high, 0xF8);
         }
     }
 };
@@ -136,13 +146,12 @@ void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_st
 template <class L>
 [[gnu::always_inline]] inline void unpack_block(const uint8_t* w, size_t b, int8_t* tile) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
-    const __m512i offset = _mm512_set1_epi8(static_cast<char>(1 << L::offset_shift));
     const uint8_t* s = w + b * kBytes;
     for (size_t off = 0; off < kBytes; off += 64)
         _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
     __m512i g[8];
-    L::levels(s + 32, g);
-    for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, _mm512_sub_epi8(g[k], offset));
+    L::signed_levels(s + 32, g);
+    for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, g[k]);
 }
 
 // A ring of this many unpacked blocks, when one token group unpacks as it goes.
@@ -160,7 +169,7 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
                size_t x_stride, float* y, size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     constexpr bool kDirect = std::is_same_v<L, Q8_0Strip>;  // Q8_0 levels are tile-ready in memory
-    alignas(64) int32_t c[2][kTokens * 16];
+    alignas(64) int32_t c[2][2][kTokens * 16];  // [pair parity][block of the pair]
     __m512 acc[T];
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + t * ldy);
@@ -182,9 +191,12 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
                                      _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
     };
     const auto stride = static_cast<long>(x_stride);
+    // Software pipeline: the sums of a pair of blocks are stored while the next pair's
+    // products run, and scaled one pair later, so no float step waits on a tile product.
     size_t b = 0;
     unpack_ahead(0, 2);
     for (; b + 2 <= nb; b += 2) {
+        const size_t par = (b / 2) & 1;
         _tile_loadd(1, a_tile(b), stride);
         _tile_loadd(2, b_tile(b), 64);
         _tile_loadd(4, a_tile(b + 1), stride);
@@ -194,18 +206,25 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
         _tile_dpbssd(0, 1, 2);
         _tile_dpbssd(3, 4, 5);
         unpack_ahead(b + 2, b + 4);  // while the products run
-        _tile_stored(0, c[0], 64);
-        _tile_stored(3, c[1], 64);
-        scale(b, c[0]);
-        scale(b + 1, c[1]);
+        if (b >= 2) {
+            scale(b - 2, c[par ^ 1][0]);
+            scale(b - 1, c[par ^ 1][1]);
+        }
+        _tile_stored(0, c[par][0], 64);
+        _tile_stored(3, c[par][1], 64);
+    }
+    if (b >= 2) {
+        const size_t par = ((b - 2) / 2) & 1;
+        scale(b - 2, c[par][0]);
+        scale(b - 1, c[par][1]);
     }
     if (b < nb) {
         _tile_loadd(1, a_tile(b), stride);
         _tile_loadd(2, b_tile(b), 64);
         _tile_zero(0);
         _tile_dpbssd(0, 1, 2);
-        _tile_stored(0, c[0], 64);
-        scale(b, c[0]);
+        _tile_stored(0, c[0][0], 64);
+        scale(b, c[0][0]);
     }
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);

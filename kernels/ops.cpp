@@ -1,6 +1,11 @@
 #include "kernels/ops.h"
 
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
+
+#include "kernels/exp_avx512.h"
 
 namespace kiln {
 
@@ -29,11 +34,41 @@ void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos
     }
 }
 
-void swiglu(float* gate, const float* up, size_t n, int n_threads) {
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n >= 32768 && n_threads > 1)
+namespace {
+
+void swiglu_scalar(float* gate, const float* up, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         const float g = gate[i];
         gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+    }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
+
+// Every element takes the same path, the last partial vector under a mask, so that an
+// element's result does not depend on where it lies (which changes with the batch).
+void swiglu_avx512(float* gate, const float* up, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 g = _mm512_maskz_loadu_ps(k, gate + i);
+        const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+        _mm512_mask_storeu_ps(gate + i, k, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(k, up + i)));
+    }
+}
+
+#pragma GCC pop_options
+
+}  // namespace
+
+void swiglu(Isa isa, float* gate, const float* up, size_t n, int n_threads) {
+    constexpr size_t kChunk = 4096;  // split into chunks of whole vectors, one pass each
+    const size_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for num_threads(n_threads) schedule(static) if (n >= 32768 && n_threads > 1)
+    for (size_t c = 0; c < chunks; ++c) {
+        const size_t i = c * kChunk, len = std::min(kChunk, n - i);
+        if (has_avx512(isa)) swiglu_avx512(gate + i, up + i, len);
+        else swiglu_scalar(gate + i, up + i, len);
     }
 }
 

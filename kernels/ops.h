@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu.h"
+
 namespace kiln {
 
 // out = x / rms(x) * weight, for one row of n.
@@ -15,8 +17,9 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
 void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base,
           const float* freq_factors = nullptr);
 
-// gate[i] = silu(gate[i]) * up[i], split over up to n_threads when n is large.
-void swiglu(float* gate, const float* up, size_t n, int n_threads = 1);
+// gate[i] = silu(gate[i]) * up[i], split over up to n_threads when n is large; with AVX-512
+// (isa avx512 or amx) through a polynomial e^x, within a few ulp of the scalar reference.
+void swiglu(Isa isa, float* gate, const float* up, size_t n, int n_threads = 1);
 
 // x[i] += y[i]
 void add(float* x, const float* y, size_t n);

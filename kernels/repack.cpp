@@ -8,7 +8,7 @@
 namespace kiln {
 
 bool can_repack(DType type, size_t n_rows) {
-    return (type == DType::Q8_0 || type == DType::Q4_0) && n_rows % kStripRows == 0 && n_rows > 0;
+    return (type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q6_K) && n_rows % kStripRows == 0 && n_rows > 0;
 }
 
 namespace {
@@ -27,6 +27,35 @@ void repack_strip(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_
     }
 }
 
+// Level e (0..63) of a Q6_K super-block.
+int q6_k_level(const BlockQ6_K& b, size_t e) {
+    const size_t h = e / 128, r = e % 128;
+    const uint8_t lo = b.ql[64 * h + r % 64];
+    const int low = r < 64 ? (lo & 0xF) : (lo >> 4);
+    return low | (((b.qh[32 * h + r % 32] >> (2 * (r / 32))) & 3) << 4);
+}
+
+void repack_strip_q6_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    for (size_t b = 0; b < n_blocks; ++b) {
+        for (size_t r = 0; r < kStripRows; ++r) {
+            const auto& blk = reinterpret_cast<const BlockQ6_K*>(rows + r * row_bytes)[b];
+            std::memcpy(out + 2 * r, &blk.d, 2);
+            for (size_t s = 0; s < 16; ++s) out[32 + 32 * (s / 2) + 2 * r + s % 2] = static_cast<uint8_t>(blk.scales[s]);
+            for (size_t s = 0; s < 16; ++s) {
+                uint8_t* sub = out + 288 + 192 * s;
+                for (size_t i = 0; i < 4; ++i) {
+                    int q[4];
+                    for (size_t g = 0; g < 4; ++g) q[g] = q6_k_level(blk, 16 * s + 4 * g + i);
+                    sub[4 * r + i] = static_cast<uint8_t>((q[0] & 0xF) | (q[1] & 0xF) << 4);
+                    sub[64 + 4 * r + i] = static_cast<uint8_t>((q[2] & 0xF) | (q[3] & 0xF) << 4);
+                    sub[128 + 4 * r + i] = static_cast<uint8_t>(q[0] >> 4 | (q[1] >> 4) << 2 | (q[2] >> 4) << 4 | (q[3] >> 4) << 6);
+                }
+            }
+        }
+        out += kStripRows * sizeof(BlockQ6_K);
+    }
+}
+
 }  // namespace
 
 void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
@@ -41,7 +70,8 @@ void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
             uint8_t* p = data + static_cast<size_t>(s) * strip;
             std::memcpy(copy.data(), p, strip);
             if (type == DType::Q8_0) repack_strip<BlockQ8_0>(copy.data(), rb, n_blocks, p);
-            else repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
+            else if (type == DType::Q4_0) repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
+            else repack_strip_q6_k(copy.data(), rb, n_blocks, p);
         }
     }
 }

@@ -1,4 +1,4 @@
-// Weights rearranged at load time for the AMX kernels: Q8_0 and Q4_0 matrices in strips of 16
+// Weights rearranged at load time for the strip kernels: Q8_0, Q4_0 and Q6_K matrices in strips of 16
 // rows, block by block, in the order tile products read them. A strip takes exactly the bytes
 // of its 16 rows, so the rearrangement happens in place and row offsets stay valid per strip.
 //
@@ -6,6 +6,12 @@
 //   Q8_0: 8 groups of (16 rows x 4 levels): group k holds levels 4k..4k+3 of each row;
 //   Q4_0: 4 groups of (16 rows x 4 bytes): group j holds bytes 4j..4j+3 of each row, whose
 //         low nibbles are levels 4j..4j+3 and high nibbles levels 16+4j..16+4j+3.
+// Q6_K, per strip and 256-element super-block: the 16 rows' f16 d (32 bytes); the scales in
+// 8 pairs of 32 bytes, pair p holding each row's (scale 2p, scale 2p+1); then per 16-element
+// sub-block s, three times 64 bytes (16 rows x 4 bytes), byte 4r + i of each being
+//   N0: low nibbles of levels 16s+i (low half) and 16s+4+i (high half) of row r,
+//   N1: the same for levels 16s+8+i and 16s+12+i,
+//   H:  the top two bits of those four levels, in bits 0-1, 2-3, 4-5, 6-7.
 #pragma once
 
 #include <cstddef>

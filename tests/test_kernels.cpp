@@ -153,15 +153,17 @@ TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and
     }
 }
 
-TEST_CASE("AMX kernels on repacked strips: every batch size gives the one-token result bit for bit", "[kernels][amx]") {
+TEST_CASE("strip kernels (AMX; Q6_K on VNNI) give the one-token result bit for bit at every batch size", "[kernels][amx]") {
     if (!isa_supported(Isa::amx)) {
         WARN("SKIPPED: this CPU (or kernel) has no AMX");
         return;
     }
     std::mt19937 rng(11);
     const size_t rows = 48;
-    for (DType type : {DType::Q8_0, DType::Q4_0}) {
-        for (size_t n : {size_t{32}, size_t{96}, size_t{2048 + 64}, size_t{5632}}) {  // 5632: past one 64-block chunk
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q6_K}) {
+        const std::vector<size_t> sizes = type == DType::Q6_K ? std::vector<size_t>{256, 2048 + 256, 5632}
+                                                              : std::vector<size_t>{32, 96, 2048 + 64, 5632};  // 5632: past one 64-block chunk
+        for (size_t n : sizes) {
             Weights w = random_weights(type, rows, n, rng);
             const Weights plain = w;
             repack_strips16(type, w.bytes.data(), rows, n);
@@ -302,10 +304,31 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
     CHECK(h[4] == Approx(-std::sin(3.0f)));
 
     std::vector<float> g = {0.0f, 1.0f, -1.0f}, u = {2.0f, 2.0f, 2.0f};
-    swiglu(g.data(), u.data(), 3);
+    swiglu(Isa::scalar, g.data(), u.data(), 3);
     CHECK(g[0] == 0.0f);
     CHECK(g[1] == Approx(2.0f / (1.0f + std::exp(-1.0f))));
     CHECK(g[2] == Approx(-2.0f / (1.0f + std::exp(1.0f))));
+}
+
+TEST_CASE("swiglu on every ISA stays within a few ulp of the scalar reference", "[kernels]") {
+    // Gates over the whole useful range and past the clamps, more than one thread's chunk.
+    const size_t n = 40000 + 7;
+    std::vector<float> gate(n), up(n);
+    for (size_t i = 0; i < n; ++i) {
+        gate[i] = -100.0f + 200.0f * static_cast<float>(i) / n;
+        up[i] = 1.0f + 0.001f * static_cast<float>(i % 97);
+    }
+    std::vector<float> ref = gate;
+    swiglu(Isa::scalar, ref.data(), up.data(), n, 1);
+    for (Isa isa : supported_isas()) {
+        std::vector<float> out = gate;
+        swiglu(isa, out.data(), up.data(), n, 2);
+        double worst = 0.0;
+        for (size_t i = 0; i < n; ++i)
+            worst = std::max(worst, std::fabs(double(out[i]) - ref[i]) / (std::fabs(double(ref[i])) + 1e-30));
+        INFO(isa_name(isa) << ": worst relative error " << worst);
+        CHECK(worst < 1e-6);
+    }
 }
 
 namespace {

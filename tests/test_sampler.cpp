@@ -1,6 +1,7 @@
 // Each sampler stage on fixed logits, the draw's distribution, and stop strings.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <random>
 
 #include "engine/error.h"
 #include "engine/generation.h"
@@ -32,12 +33,26 @@ std::vector<float> from_probs(const std::vector<double>& p) {
 }  // namespace
 
 TEST_CASE("top-k keeps exactly the k most likely", "[sampler]") {
-    Candidates c = make({0.1f, 3.0f, -1.0f, 2.0f, 2.5f, 0.0f});
-    top_k(c, 3);
+    Candidates c;
+    top_k(std::vector<float>{0.1f, 3.0f, -1.0f, 2.0f, 2.5f, 0.0f}, 3, c);
     CHECK(ids(c) == std::vector<Token>{1, 4, 3});
-    Candidates all = make({1.0f, 2.0f});
-    top_k(all, 0);
-    CHECK(all.items.size() == 2);
+    CHECK(c.sorted);
+    top_k(std::vector<float>{1.0f, 2.0f}, 0, c);
+    CHECK(ids(c) == std::vector<Token>{0, 1});
+    top_k(std::vector<float>{1.0f, 2.0f}, 5, c);
+    CHECK(ids(c) == std::vector<Token>{0, 1});
+
+    // Many ties, against a full sort: ties go to the lower id.
+    std::mt19937 rng(3);
+    std::vector<float> logits(5000);
+    for (float& l : logits) l = static_cast<float>(rng() % 64) * 0.25f;
+    for (size_t k : {1, 7, 40, 4999}) {
+        Candidates sorted = make(logits);
+        sort_by_logit(sorted);
+        sorted.items.resize(k);
+        top_k(logits, k, c);
+        CHECK(ids(c) == ids(sorted));
+    }
 }
 
 TEST_CASE("top-p keeps the smallest set reaching p", "[sampler]") {
@@ -63,13 +78,13 @@ TEST_CASE("min-p removes what is below p times the top probability", "[sampler]"
 }
 
 TEST_CASE("penalties change exactly the recent tokens", "[sampler]") {
-    Candidates c = make({2.0f, -2.0f, 1.0f, 0.5f});
+    std::vector<float> logits = {2.0f, -2.0f, 1.0f, 0.5f};
     const std::vector<int> counts = {1, 2, 0, 3};
-    apply_penalties(c, counts, 2.0f, 0.1f, 0.5f);
-    CHECK(c.items[0].logit == Approx(2.0f / 2 - 0.1f - 0.5f));
-    CHECK(c.items[1].logit == Approx(-2.0f * 2 - 0.2f - 0.5f));
-    CHECK(c.items[2].logit == 1.0f);  // not recent: untouched
-    CHECK(c.items[3].logit == Approx(0.5f / 2 - 0.3f - 0.5f));
+    apply_penalties(logits, counts, 2.0f, 0.1f, 0.5f);
+    CHECK(logits[0] == Approx(2.0f / 2 - 0.1f - 0.5f));
+    CHECK(logits[1] == Approx(-2.0f * 2 - 0.2f - 0.5f));
+    CHECK(logits[2] == 1.0f);  // not recent: untouched
+    CHECK(logits[3] == Approx(0.5f / 2 - 0.3f - 0.5f));
 }
 
 TEST_CASE("the sampler's penalty window forgets old tokens", "[sampler]") {
