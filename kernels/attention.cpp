@@ -59,11 +59,21 @@ Work work_at(float* base, const AttentionShape& sh) {
 
 // count rows of n elements, src_stride bytes apart, to floats n apart.
 using ToFloatFn = void (*)(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type);
+// Keys as rows (rows[p * hd + d], np of them) to kt[d * kBlock + p], zero for p >= np.
+using TransposeFn = void (*)(const float* rows, size_t np, size_t hd, float* kt);
+// The same straight from np cache rows, src_stride bytes apart.
+using KeysFn = void (*)(const uint8_t* src, size_t src_stride, size_t np, size_t hd, float* kt);
 // One row of the block against one query row: nv valid keys, scores scaled by scale.
 using RowFn = void (*)(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l);
 
 void to_float_generic(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
     for (size_t r = 0; r < count; ++r) dequantize_row(type, src + r * src_stride, dst + r * n, n);
+}
+
+void transpose_generic(const float* rows, size_t np, size_t hd, float* kt) {
+    for (size_t p = 0; p < np; ++p)
+        for (size_t d = 0; d < hd; ++d) kt[d * kBlock + p] = rows[p * hd + d];
+    for (size_t d = 0; d < hd; ++d) std::fill(kt + d * kBlock + np, kt + (d + 1) * kBlock, 0.0f);
 }
 
 // The scalar reference.
@@ -97,6 +107,7 @@ void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w
 void to_float_avx512(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
     if (type != DType::F16) return to_float_generic(src, src_stride, count, dst, n, type);
     for (size_t r = 0; r < count; ++r, src += src_stride, dst += n) {
+        for (size_t off = 0; off < 2 * n; off += 64) _mm_prefetch(reinterpret_cast<const char*>(src + 8 * src_stride + off), _MM_HINT_T0);
         size_t i = 0;
         for (; i + 16 <= n; i += 16)
             _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 2 * i))));
@@ -109,6 +120,57 @@ void to_float_avx512(const uint8_t* src, size_t src_stride, size_t count, float*
 
 __mmask16 lanes_below(size_t n, size_t first) {
     return n >= first + 16 ? __mmask16(0xFFFF) : n > first ? static_cast<__mmask16>((1u << (n - first)) - 1) : 0;
+}
+
+// r[i] (16 rows of 16) becomes its transpose: unpack pairs of rows, gather columns within
+// 128-bit lanes, then exchange the lanes four by four.
+void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {  // r[i + c], lane l: column 4l + c of rows i .. i + 3
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+        const __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44), u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        t[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
+        t[8 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// kt[d * kBlock + p] = row p's element d by 16 x 16 tiles in registers; load(p, d0, dims)
+// gives elements d0.. of row p under the mask; rows past np are zeros.
+template <class Load>
+void transpose_tiles(size_t np, size_t hd, float* kt, Load load) {
+    for (size_t d0 = 0; d0 < hd; d0 += 16) {
+        const __mmask16 dims = lanes_below(hd, d0);
+        for (size_t p0 = 0; p0 < kBlock; p0 += 16) {
+            __m512 r[16];
+            for (size_t i = 0; i < 16; ++i) r[i] = p0 + i < np ? load(p0 + i, d0, dims) : _mm512_setzero_ps();
+            transpose16(r);
+            for (size_t j = 0; j < 16 && d0 + j < hd; ++j) _mm512_storeu_ps(kt + (d0 + j) * kBlock + p0, r[j]);
+        }
+    }
+}
+
+void transpose_avx512(const float* rows, size_t np, size_t hd, float* kt) {
+    transpose_tiles(np, hd, kt, [&](size_t p, size_t d0, __mmask16 dims) { return _mm512_maskz_loadu_ps(dims, rows + p * hd + d0); });
+}
+
+// F16 keys straight from the cache into the transposed block.
+void keys_f16_avx512(const uint8_t* src, size_t src_stride, size_t np, size_t hd, float* kt) {
+    transpose_tiles(np, hd, kt, [&](size_t p, size_t d0, __mmask16 dims) {
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(dims, src + p * src_stride + 2 * d0));
+    });
 }
 
 // Output rows of up to 16 * kChunks floats stay in registers while the block's values stream by.
@@ -173,15 +235,14 @@ void row_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w
 
 // Block positions [b0, b0 + np) of KV head kvh into w: keys transposed, zero beyond np.
 void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, size_t b0, size_t np, const Work& w,
-                ToFloatFn to_float) {
+                ToFloatFn to_float, TransposeFn transpose, KeysFn keys) {
     const size_t hd = sh.head_dim;
     const size_t head_bytes = row_bytes(*type_info(static_cast<uint32_t>(sh.kv_type)), hd);
     const size_t off = b0 * sh.kv_row_bytes + kvh * head_bytes;
-    to_float(a.k + off, sh.kv_row_bytes, np, w.row, hd, sh.kv_type);
     to_float(a.v + off, sh.kv_row_bytes, np, w.v, hd, sh.kv_type);
-    for (size_t p = 0; p < np; ++p)
-        for (size_t d = 0; d < hd; ++d) w.kt[d * kBlock + p] = w.row[p * hd + d];
-    for (size_t d = 0; d < hd; ++d) std::fill(w.kt + d * kBlock + np, w.kt + (d + 1) * kBlock, 0.0f);
+    if (keys != nullptr) return keys(a.k + off, sh.kv_row_bytes, np, hd, w.kt);
+    to_float(a.k + off, sh.kv_row_bytes, np, w.row, hd, sh.kv_type);
+    transpose(w.row, np, hd, w.kt);
 }
 
 }  // namespace
@@ -200,6 +261,8 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
     // The wide path keeps a row's output in at most 8 registers: heads of up to 128.
     const RowFn row_fn = wide && sh.head_dim <= 128 ? row_avx512 : row_scalar;
     const ToFloatFn to_float = wide ? to_float_avx512 : to_float_generic;
+    const TransposeFn transpose = wide ? transpose_avx512 : transpose_generic;
+    const KeysFn keys = wide && sh.kv_type == DType::F16 ? keys_f16_avx512 : nullptr;
     const size_t group = group_of(sh), tpt = tokens_per_tile(sh), hd = sh.head_dim;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     // Items are (sequence, tile of tokens, KV head), numbered sequence by sequence.
@@ -226,7 +289,7 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
             const size_t end = a.first_pos + t0 + n_tok;  // one past the last position the tile sees
             for (size_t b0 = 0; b0 < end; b0 += kBlock) {
                 const size_t np = std::min(kBlock, end - b0);
-                load_block(sh, a, kvh, b0, np, w, to_float);
+                load_block(sh, a, kvh, b0, np, w, to_float, transpose, keys);
                 for (size_t r = 0; r < rows; ++r) {
                     const size_t t = t0 + r / group, pos = a.first_pos + t;
                     if (pos < b0) continue;
