@@ -34,7 +34,7 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
         if (isa != Isa::amx) return {DType::Q8_0, nullptr};
         if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx};
         if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx};
-        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_avx512};
+        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx};
         return {DType::Q8_0, nullptr};
     }
     struct Entry {
