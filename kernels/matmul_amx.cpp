@@ -147,8 +147,10 @@ template <class L>
 [[gnu::always_inline]] inline void unpack_block(const uint8_t* w, size_t b, int8_t* tile) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     const uint8_t* s = w + b * kBytes;
-    for (size_t off = 0; off < kBytes; off += 64)
+    for (size_t off = 0; off < kBytes; off += 64) {
         _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchNear + off, _MM_HINT_T0);
+    }
     __m512i g[8];
     L::signed_levels(s + 32, g);
     for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, g[k]);
