@@ -155,6 +155,10 @@ void transpose_tiles(size_t np, size_t hd, float* kt, Load load) {
         const __mmask16 dims = lanes_below(hd, d0);
         for (size_t p0 = 0; p0 < kBlock; p0 += 16) {
             __m512 r[16];
+            if (p0 >= np) {  // past the last position: zeros, no shuffles
+                for (size_t j = 0; j < 16 && d0 + j < hd; ++j) _mm512_storeu_ps(kt + (d0 + j) * kBlock + p0, _mm512_setzero_ps());
+                continue;
+            }
             for (size_t i = 0; i < 16; ++i) r[i] = p0 + i < np ? load(p0 + i, d0, dims) : _mm512_setzero_ps();
             transpose16(r);
             for (size_t j = 0; j < 16 && d0 + j < hd; ++j) _mm512_storeu_ps(kt + (d0 + j) * kBlock + p0, r[j]);
