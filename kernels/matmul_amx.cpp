@@ -17,6 +17,7 @@
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
 #include "kernels/repack.h"
+#include "kernels/strip_kernels.h"
 
 namespace kiln {
 
@@ -38,26 +39,6 @@ constexpr size_t kTokens = 16;    // tokens per tile product
 constexpr size_t kChunk = 64;     // blocks unpacked at a time: 32 KiB of tiles
 constexpr size_t kAmxTokens = 4;  // fewer tokens take VNNI dot products instead (the same sums)
 constexpr size_t kPrefetchFar = 12288, kPrefetchNear = 1024;
-
-struct alignas(64) TileConfig {
-    uint8_t palette = 1;
-    uint8_t start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-
-// Two sets, so that one block's product runs while the other's result is read out:
-// tiles 0 and 3: C (tokens x 16 int32); 1 and 4: A (tokens x 32 int8); 2 and 5: B (8 x 64 int8).
-void configure(size_t tokens) {
-    TileConfig c;
-    for (int set = 0; set < 6; set += 3) {
-        c.rows[set] = static_cast<uint8_t>(tokens), c.colsb[set] = 64;
-        c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = 32;
-        c.rows[set + 2] = 8, c.colsb[set + 2] = 64;
-    }
-    _tile_loadconfig(&c);
-}
 
 // How a strip's block holds its levels (see kernels/repack.h). levels() gives the eight
 // groups of four levels as unsigned bytes, `offset` more than the signed levels.
@@ -115,10 +96,7 @@ void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_st
     for (size_t t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < n_blocks; ++b) {
         const uint8_t* s = w + b * kBytes;
-        for (size_t off = 0; off < kBytes; off += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
-            _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchNear + off, _MM_HINT_T0);
-        }
+        prefetch_ahead(s, kBytes, kPrefetchFar, kPrefetchNear);
         __m512i g[8];
         L::levels(s + 32, g);
         const __m512 dw = strip_scales(s);
@@ -147,10 +125,7 @@ template <class L>
 [[gnu::always_inline]] inline void unpack_block(const uint8_t* w, size_t b, int8_t* tile) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     const uint8_t* s = w + b * kBytes;
-    for (size_t off = 0; off < kBytes; off += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchFar + off, _MM_HINT_T1);
-        _mm_prefetch(reinterpret_cast<const char*>(s) + kPrefetchNear + off, _MM_HINT_T0);
-    }
+    prefetch_ahead(s, kBytes, kPrefetchFar, kPrefetchNear);
     __m512i g[8];
     L::signed_levels(s + 32, g);
     for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, g[k]);
@@ -265,7 +240,7 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
                 for (size_t b = 0; b < nb; ++b) unpack_block<L>(w, b0 + b, tiles + b * 512);
         for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
             const size_t tg = std::min(kTokens, n_tokens - t0);
-            if (tg != configured) configure(configured = tg);
+            if (tg != configured) configure_tiles(configured = tg, sizeof(BlockQ8_0::qs));
             groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
         }
     }

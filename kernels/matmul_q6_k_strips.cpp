@@ -18,6 +18,7 @@
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
 #include "kernels/repack.h"
+#include "kernels/strip_kernels.h"
 
 namespace kiln {
 
@@ -43,12 +44,7 @@ struct alignas(64) Unpacked {
     __m512 d;
 };
 
-inline void prefetch_super_block(const uint8_t* p) {
-    for (size_t off = 0; off < kSuperBytes; off += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchFar + off, _MM_HINT_T1);
-        _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetchNear + off, _MM_HINT_T0);
-    }
-}
+inline void prefetch_super_block(const uint8_t* p) { prefetch_ahead(p, kSuperBytes, kPrefetchFar, kPrefetchNear); }
 
 // Scale pair q of a super-block: (scale 2q, scale 2q + 1) as the 16-bit halves of each lane,
 // and each as floats.
@@ -115,26 +111,6 @@ void super_block(const Unpacked& u, const uint8_t* x, size_t x_stride, size_t sb
         for (size_t t = 0; t < T; ++t)
             f[t] = _mm512_fmadd_ps(u.scale[s], _mm512_cvtepi32_ps(sub_block_sum(u.levels + 4 * s, b[t]->qs + 16 * s)), f[t]);
     for (size_t t = 0; t < T; ++t) finish(f[t], u.pair_scale, u.d, *b[t], sb, y + t * ldy);
-}
-
-struct alignas(64) TileConfig {
-    uint8_t palette = 1;
-    uint8_t start_row = 0;
-    uint8_t reserved[14] = {};
-    uint16_t colsb[16] = {};
-    uint8_t rows[16] = {};
-};
-
-// Tiles 0 and 3: sums (tokens x 16 int32); 1 and 4: activations (tokens x 16 bytes); 2 and 5:
-// a sub-block's levels (4 x 64 bytes). Two sets, for two sub-blocks at a time.
-void configure(size_t tokens) {
-    TileConfig c;
-    for (int set = 0; set < 6; set += 3) {
-        c.rows[set] = static_cast<uint8_t>(tokens), c.colsb[set] = 64;
-        c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = 16;
-        c.rows[set + 2] = 4, c.colsb[set + 2] = 64;
-    }
-    _tile_loadconfig(&c);
 }
 
 // T tokens (4..16) against super-block `sb`: per sub-block, one tile product (signed
@@ -220,7 +196,7 @@ void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
         for (size_t t = 0; t < n_tokens;) {
             const size_t tg = std::min(kAmxTokens, n_tokens - t);
             if (tg >= kAmxMin) {
-                if (tg != configured) configure(configured = tg);
+                if (tg != configured) configure_tiles(configured = tg, 16);  // a sub-block's activations
                 amx_groups[tg - kAmxMin](u, x + t * x_stride, x_stride, sb, y + t * ldy, ldy);
             } else {
                 groups[tg - 1](u, x + t * x_stride, x_stride, sb, y + t * ldy, ldy);
