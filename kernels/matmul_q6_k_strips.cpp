@@ -1,19 +1,21 @@
 // Q6_K weights in strips of 16 rows (kernels/repack.h) against Q8_K activations, with the
-// strip's 16 rows in the 16 lanes of a vector. A super-block is unpacked once (levels 0..63,
-// scales) and then serves every token. Per 16-element sub-block, the exact integer sum of
-// levels times activations comes from four VNNI dot products (one to three tokens) or from one
-// AMX tile product (four to sixteen); it is scaled by the sub-block's scale in float, sub-block
-// after sub-block; the -32 offset comes out through the activations' group sums, and d and the
-// activation scale apply once per super-block. Both ways run the same float steps per (row,
-// token), so batching cannot change a result; they differ from the row kernels' only in
-// rounding.
+// strip's 16 rows in the 16 lanes of a vector. Every way below computes, per (row, token) and
+// super-block, the exact integer sum of scale * (level - 32) * activation, then one float
+// step: y += (d * activation scale) * sum. Batching therefore cannot change a result, and the
+// rounding is the reference kernel's.
+//   - One token: straight from the strip; per 16-element sub-block four VNNI dot products of
+//     the levels (0..63), times the sub-block's scale in integers; the -32 offset comes out
+//     through the activations' group sums.
+//   - Two or three tokens: the same, the super-block's levels unpacked once.
+//   - Four or more: the super-block is unpacked once into weights w = scale * (level - 32),
+//     split exactly into two signed byte planes, w = 64 * hi + lo (hi -64..64, lo 0..63), so
+//     that AMX tile products sum a whole super-block in integers: two products per 64
+//     elements, and one float step per super-block instead of one per sub-block.
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstring>
-#include <utility>
 
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
@@ -27,36 +29,22 @@ namespace kiln {
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,gfni,amx-tile,amx-int8")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,gfni,amx-tile,amx-int8")
 
 namespace {
 
 constexpr size_t kSuperBytes = kStripRows * sizeof(BlockQ6_K);
-constexpr size_t kAmxMin = 4, kAmxTokens = 16;  // token groups that take tile products
+constexpr size_t kAmxMin = 4, kAmxTokens = 16;  // calls with kAmxMin tokens or more take tile products
 constexpr size_t kPrefetchFar = 24576, kPrefetchNear = 2048;
-
-// One strip's super-block, unpacked for the token loop.
-struct alignas(64) Unpacked {
-    __m512i levels[64];     // [4 * sub-block + group]: byte 4r + i = level 4 * group + i of row r
-                            // (so sub-block s, 256 bytes, is also an AMX B tile of 4 x 64)
-    __m512 scale[16];       // sub-block s: row r's scale in lane r
-    __m512i pair_scale[8];  // pair p: row r's scales of sub-blocks 2p and 2p + 1 in lane r
-    __m512 d;
-};
 
 inline void prefetch_super_block(const uint8_t* p) { prefetch_ahead(p, kSuperBytes, kPrefetchFar, kPrefetchNear); }
 
-// Scale pair q of a super-block: (scale 2q, scale 2q + 1) as the 16-bit halves of each lane,
-// and each as floats.
-inline void unpack_scales(const uint8_t* p, size_t q, __m512i& pair, __m512& even, __m512& odd) {
-    pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 32 * q)));
-    even = _mm512_cvtepi32_ps(_mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 16));
-    odd = _mm512_cvtepi32_ps(_mm512_srai_epi32(pair, 16));
-}
+inline __m512 load_d(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 
-// The four groups of levels (0..63) of sub-block s. A group's top two bits (bits 2g, 2g + 1
-// of H) go to bits 4 and 5, all else zero, by an affine byte map (output bit i takes the
-// input bits that byte 7 - i of the matrix selects); a ternary op merges them with the nibble.
+// The four groups of levels (0..63) of sub-block s: byte 4r + i of group g is level 4g + i of
+// row r. A group's top two bits (bits 2g, 2g + 1 of H) go to bits 4 and 5, all else zero, by
+// an affine byte map (output bit i takes the input bits that byte 7 - i of the matrix
+// selects); a ternary op merges them with the nibble.
 inline void unpack_levels(const uint8_t* p, size_t s, __m512i out[4]) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     constexpr int kLowFromA = 0xE4;  // (a & c) | (b & ~c)
@@ -70,12 +58,13 @@ inline void unpack_levels(const uint8_t* p, size_t s, __m512i out[4]) {
                                        low4, kLowFromA);
 }
 
-void unpack(const uint8_t* p, Unpacked& u) {
-    prefetch_super_block(p);
-    u.d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    for (size_t q = 0; q < 8; ++q) unpack_scales(p, q, u.pair_scale[q], u.scale[2 * q], u.scale[2 * q + 1]);
-    for (size_t s = 0; s < 16; ++s) unpack_levels(p, s, u.levels + 4 * s);
+// Scale pair q of a super-block, (scale 2q, scale 2q + 1) of row r in lane r's 16-bit halves,
+// and each alone as an int32 lane.
+inline __m512i load_scale_pair(const uint8_t* p, size_t q) {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 32 * q)));
 }
+inline __m512i even_scale(__m512i pair) { return _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 16); }
+inline __m512i odd_scale(__m512i pair) { return _mm512_srai_epi32(pair, 16); }
 
 inline __m512i broadcast4(const void* p) {
     int32_t v;
@@ -83,126 +72,180 @@ inline __m512i broadcast4(const void* p) {
     return _mm512_set1_epi32(v);
 }
 
-// y += (d * activation scale) * (f - 32 * sum over sub-blocks of scale * group sum), where f
-// is the scaled sub-block sums, or y = that for the first super-block.
-inline void finish(__m512 f, const __m512i pair_scale[8], __m512 d, const BlockQ8_K& b, size_t sb, float* y) {
-    __m512i corr = _mm512_setzero_si512();
-    for (size_t q = 0; q < 8; ++q) corr = _mm512_dpwssd_epi32(corr, pair_scale[q], broadcast4(b.bsums + 2 * q));
-    f = _mm512_fnmadd_ps(_mm512_set1_ps(32.0f), _mm512_cvtepi32_ps(corr), f);  // exact product, one rounding
+// y = (d * activation scale) * sum, plus y unless sb is the first super-block.
+inline void finish(__m512i sum, __m512 d, float x_scale, size_t sb, float* y) {
     const __m512 prev = sb == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y);
-    _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(b.d)), f, prev));
+    _mm512_storeu_ps(y, _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(x_scale)), _mm512_cvtepi32_ps(sum), prev));
 }
 
-// The integer sum of sub-block s's levels (four groups) times token x's activations.
+// sum - 32 * (sum over sub-blocks of scale * the activations' group sum): removes the offset
+// of levels 0..63.
+inline __m512i remove_offset(__m512i sum, const __m512i pair_scale[8], const BlockQ8_K& b) {
+    __m512i corr = _mm512_setzero_si512();
+    for (size_t q = 0; q < 8; ++q) corr = _mm512_dpwssd_epi32(corr, pair_scale[q], broadcast4(b.bsums + 2 * q));
+    return _mm512_sub_epi32(sum, _mm512_slli_epi32(corr, 5));
+}
+
+// The integer sum of sub-block levels (four groups) times token x's 16 activations.
 inline __m512i sub_block_sum(const __m512i levels[4], const int8_t* x) {
     __m512i c = _mm512_dpbusd_epi32(_mm512_setzero_si512(), levels[0], broadcast4(x));
     for (size_t g = 1; g < 4; ++g) c = _mm512_dpbusd_epi32(c, levels[g], broadcast4(x + 4 * g));
     return c;
 }
 
-// T tokens (1..3 here) against super-block `sb` of the strip, by VNNI.
-template <size_t T>
-void super_block(const Unpacked& u, const uint8_t* x, size_t x_stride, size_t sb, float* y, size_t ldy) {
-    const BlockQ8_K* b[T];
-    for (size_t t = 0; t < T; ++t) b[t] = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride) + sb;
-    __m512 f[T];
-    for (size_t t = 0; t < T; ++t) f[t] = _mm512_setzero_ps();
-    for (size_t s = 0; s < 16; ++s)
-        for (size_t t = 0; t < T; ++t)
-            f[t] = _mm512_fmadd_ps(u.scale[s], _mm512_cvtepi32_ps(sub_block_sum(u.levels + 4 * s, b[t]->qs + 16 * s)), f[t]);
-    for (size_t t = 0; t < T; ++t) finish(f[t], u.pair_scale, u.d, *b[t], sb, y + t * ldy);
-}
-
-// T tokens (4..16) against super-block `sb`: per sub-block, one tile product (signed
-// activations, unsigned levels) gives the sums for 16 rows x T tokens, then the float steps
-// of super_block.
-template <size_t T>
-void super_block_amx(const Unpacked& u, const uint8_t* x, size_t x_stride, size_t sb, float* y, size_t ldy) {
-    const uint8_t* a = x + sb * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
-    const auto stride = static_cast<long>(x_stride);
-    alignas(64) int32_t c[2][kAmxTokens * 16];
-    __m512 f[T];
-#pragma GCC unroll 16
-    for (size_t t = 0; t < T; ++t) f[t] = _mm512_setzero_ps();
-    const auto scale = [&](size_t s, const int32_t* sums) {
-#pragma GCC unroll 16
-        for (size_t t = 0; t < T; ++t) f[t] = _mm512_fmadd_ps(u.scale[s], _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), f[t]);
-    };
-    for (size_t s = 0; s < 16; s += 2) {
-        _tile_loadd(1, a + 16 * s, stride);
-        _tile_loadd(2, u.levels + 4 * s, 64);
-        _tile_loadd(4, a + 16 * (s + 1), stride);
-        _tile_loadd(5, u.levels + 4 * (s + 1), 64);
-        _tile_zero(0);
-        _tile_zero(3);
-        _tile_dpbsud(0, 1, 2);
-        _tile_dpbsud(3, 4, 5);
-        _tile_stored(0, c[0], 64);
-        _tile_stored(3, c[1], 64);
-        scale(s, c[0]);
-        scale(s + 1, c[1]);
-    }
-#pragma GCC unroll 16
-    for (size_t t = 0; t < T; ++t)
-        finish(f[t], u.pair_scale, u.d, reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb], sb, y + t * ldy);
-}
-
-// One token straight from the strip, the levels never stored: the steps of super_block<1>.
+// One token straight from the strip, the levels never stored.
 void super_block_direct(const uint8_t* p, const uint8_t* x, size_t sb, float* y) {
     prefetch_super_block(p);
     const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(x)[sb];
-    __m512 f = _mm512_setzero_ps();
-    __m512i pair[8];
+    __m512i sum = _mm512_setzero_si512(), pair[8];
     for (size_t q = 0; q < 8; ++q) {
-        __m512 scale[2];
-        unpack_scales(p, q, pair[q], scale[0], scale[1]);
-        for (size_t h = 0; h < 2; ++h) {
-            const size_t s = 2 * q + h;
-            __m512i levels[4];
-            unpack_levels(p, s, levels);
-            f = _mm512_fmadd_ps(scale[h], _mm512_cvtepi32_ps(sub_block_sum(levels, b.qs + 16 * s)), f);
-        }
+        pair[q] = load_scale_pair(p, q);
+        __m512i levels[4];
+        unpack_levels(p, 2 * q, levels);
+        sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(even_scale(pair[q]), sub_block_sum(levels, b.qs + 32 * q)));
+        unpack_levels(p, 2 * q + 1, levels);
+        sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(odd_scale(pair[q]), sub_block_sum(levels, b.qs + 32 * q + 16)));
     }
-    finish(f, pair, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), b, sb, y);
+    finish(remove_offset(sum, pair, b), load_d(p), b.d, sb, y);
 }
 
-using SuperBlockFn = void (*)(const Unpacked&, const uint8_t*, size_t, size_t, float*, size_t);
+// Two or three tokens: the levels of a super-block unpacked once.
+struct alignas(64) Levels {
+    __m512i levels[64];  // [4 * sub-block + group], as unpack_levels gives them
+    __m512i scale[16];   // sub-block s: row r's scale in lane r
+    __m512i pair_scale[8];
+};
 
-template <size_t... T>
-constexpr std::array<SuperBlockFn, sizeof...(T)> super_blocks(std::index_sequence<T...>) {
-    return {super_block<T + 1>...};
+void unpack(const uint8_t* p, Levels& u) {
+    prefetch_super_block(p);
+    for (size_t q = 0; q < 8; ++q) {
+        u.pair_scale[q] = load_scale_pair(p, q);
+        u.scale[2 * q] = even_scale(u.pair_scale[q]);
+        u.scale[2 * q + 1] = odd_scale(u.pair_scale[q]);
+    }
+    for (size_t s = 0; s < 16; ++s) unpack_levels(p, s, u.levels + 4 * s);
 }
 
-template <size_t... T>
-constexpr std::array<SuperBlockFn, sizeof...(T)> super_blocks_amx(std::index_sequence<T...>) {
-    return {super_block_amx<T + kAmxMin>...};
+void super_block_vnni(const Levels& u, __m512 d, const uint8_t* x, size_t x_stride, size_t n_tokens, size_t sb, float* y,
+                      size_t ldy) {
+    for (size_t t = 0; t < n_tokens; ++t) {
+        const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb];
+        __m512i sum = _mm512_setzero_si512();
+        for (size_t s = 0; s < 16; ++s)
+            sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(u.scale[s], sub_block_sum(u.levels + 4 * s, b.qs + 16 * s)));
+        finish(remove_offset(sum, u.pair_scale, b), d, b.d, sb, y + t * ldy);
+    }
 }
+
+// Four or more tokens: the super-block's weights as two byte planes, each [16 * chunk +
+// tile row] an AMX B tile row for 64 elements (byte 4r + i of tile row k: element 4k + i of
+// row r).
+struct alignas(64) Planes {
+    __m512i hi[64];
+    __m512i lo[64];
+};
+
+// Sub-block s's weights scale * (level - 32) into the planes. Bytes are multiplied in 16-bit
+// words, even and odd bytes apart (maddubs against the scale with the other byte zeroed),
+// and the two results' bits 0-5 and 6-13 merged back into bytes.
+inline void split_sub_block(const uint8_t* p, size_t s, Planes& u) {
+    const __m512i to_lanes = _mm512_set_epi64(0x1f1f1f1f1d1d1d1d, 0x1b1b1b1b19191919, 0x1717171715151515, 0x1313131311111111,
+                                              0x0f0f0f0f0d0d0d0d, 0x0b0b0b0b09090909, 0x0707070705050505, 0x0303030301010101);
+    const __m512i low_byte = _mm512_set1_epi16(0x00FF), six_bits = _mm512_set1_epi8(0x3F);
+    constexpr int kLowFromA = 0xE4;  // (a & c) | (b & ~c)
+    // Byte 4r + i of `scale`: row r's scale of sub-block s (pair s / 2 holds it at byte 2r + s % 2).
+    const __m512i pair = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 32 * (s / 2))));
+    const __m512i scale = _mm512_permutexvar_epi8(_mm512_sub_epi8(to_lanes, _mm512_set1_epi8(static_cast<char>(1 - s % 2))), pair);
+    const __m512i scale_even = _mm512_and_si512(scale, low_byte), scale_odd = _mm512_andnot_si512(low_byte, scale);
+    const __m512i offset = _mm512_srai_epi16(_mm512_slli_epi16(scale, 8), 3);  // 32 * scale in each word
+    __m512i levels[4];
+    unpack_levels(p, s, levels);
+    for (size_t g = 0; g < 4; ++g) {
+        const __m512i even = _mm512_sub_epi16(_mm512_maddubs_epi16(levels[g], scale_even), offset);
+        const __m512i odd = _mm512_sub_epi16(_mm512_maddubs_epi16(levels[g], scale_odd), offset);
+        const __m512i low = _mm512_ternarylogic_epi32(even, _mm512_slli_epi16(odd, 8), low_byte, kLowFromA);
+        u.lo[4 * s + g] = _mm512_and_si512(low, six_bits);
+        u.hi[4 * s + g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 6), _mm512_slli_epi16(odd, 2), low_byte, kLowFromA);
+    }
+}
+
+// Tiles: 0 and 1 the sums of hi and lo (tokens x 16 int32), 2 the activations (tokens x 64
+// bytes), 3 and 4 the planes (16 rows x 64 bytes); 5, 6 and 7 repeat 0, 1 and 2 for the
+// call's last, shorter group of tokens.
+void configure(size_t tokens, size_t last) {
+    TileConfig c;
+    for (int set = 0; set < 2; ++set) {
+        const auto rows = static_cast<uint8_t>(set == 0 ? tokens : last);
+        if (rows == 0) continue;
+        for (int t : {0, 1, 2}) c.rows[t + 5 * set] = rows, c.colsb[t + 5 * set] = 64;
+    }
+    for (int t : {3, 4}) c.rows[t] = 16, c.colsb[t] = 64;
+    _tile_loadconfig(&c);
+}
+
+// The whole super-block's integer sums for a group of tokens: tiles HI and LO, activations in
+// tile X (tile numbers must be literals in the AMX intrinsics, hence a macro).
+#define KILN_Q6_K_TILE_SUMS(HI, LO, X)                              \
+    do {                                                            \
+        _tile_zero(HI);                                             \
+        _tile_zero(LO);                                             \
+        for (size_t c = 0; c < 4; ++c) {                            \
+            _tile_loadd(X, a + 64 * c, static_cast<long>(x_stride)); \
+            _tile_loadd(3, u.hi + 16 * c, 64);                      \
+            _tile_loadd(4, u.lo + 16 * c, 64);                      \
+            _tile_dpbssd(HI, X, 3);                                 \
+            _tile_dpbssd(LO, X, 4);                                 \
+        }                                                           \
+        _tile_stored(HI, sums_hi, 64);                              \
+        _tile_stored(LO, sums_lo, 64);                              \
+    } while (0)
+
+// n_tokens tokens (the call's last group when `last`) against the super-block, then the
+// float step.
+void super_block_amx(const Planes& u, __m512 d, const uint8_t* x, size_t x_stride, size_t n_tokens, bool last, size_t sb,
+                     float* y, size_t ldy) {
+    const uint8_t* a = x + sb * sizeof(BlockQ8_K) + offsetof(BlockQ8_K, qs);
+    alignas(64) int32_t sums_hi[kAmxTokens * 16], sums_lo[kAmxTokens * 16];
+    if (last) KILN_Q6_K_TILE_SUMS(5, 6, 7);
+    else KILN_Q6_K_TILE_SUMS(0, 1, 2);
+    for (size_t t = 0; t < n_tokens; ++t) {
+        const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(sums_hi + 16 * t), 6), _mm512_load_si512(sums_lo + 16 * t));
+        finish(sum, d, reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb].d, sb, y + t * ldy);
+    }
+}
+
+#undef KILN_Q6_K_TILE_SUMS
 
 }  // namespace
 
 // One strip of 16 rows (strips16 matrices have whole strips).
 void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
     (void)row_bytes, (void)n_rows;
-    static constexpr auto groups = super_blocks(std::make_index_sequence<kAmxMin - 1>());
-    static constexpr auto amx_groups = super_blocks_amx(std::make_index_sequence<kAmxTokens - kAmxMin + 1>());
+    const size_t n_super = n / QK_K;
     if (n_tokens == 1) {
-        for (size_t sb = 0; sb < n / QK_K; ++sb) super_block_direct(w + sb * kSuperBytes, x, sb, y);
+        for (size_t sb = 0; sb < n_super; ++sb) super_block_direct(w + sb * kSuperBytes, x, sb, y);
         return;
     }
-    Unpacked u;
-    size_t configured = 0;
-    for (size_t sb = 0; sb < n / QK_K; ++sb) {
-        unpack(w + sb * kSuperBytes, u);
-        for (size_t t = 0; t < n_tokens;) {
-            const size_t tg = std::min(kAmxTokens, n_tokens - t);
-            if (tg >= kAmxMin) {
-                if (tg != configured) configure_tiles(configured = tg, 16);  // a sub-block's activations
-                amx_groups[tg - kAmxMin](u, x + t * x_stride, x_stride, sb, y + t * ldy, ldy);
-            } else {
-                groups[tg - 1](u, x + t * x_stride, x_stride, sb, y + t * ldy, ldy);
-            }
-            t += tg;
+    if (n_tokens < kAmxMin) {
+        Levels u;
+        for (size_t sb = 0; sb < n_super; ++sb) {
+            const uint8_t* p = w + sb * kSuperBytes;
+            unpack(p, u);
+            super_block_vnni(u, load_d(p), x, x_stride, n_tokens, sb, y, ldy);
         }
+        return;
+    }
+    const size_t full = std::min(kAmxTokens, n_tokens), last = n_tokens % kAmxTokens;
+    configure(full, n_tokens > kAmxTokens ? last : 0);
+    Planes u;
+    for (size_t sb = 0; sb < n_super; ++sb) {
+        const uint8_t* p = w + sb * kSuperBytes;
+        prefetch_super_block(p);
+        for (size_t s = 0; s < 16; ++s) split_sub_block(p, s, u);
+        const __m512 d = load_d(p);
+        size_t t = 0;
+        for (; t + full <= n_tokens; t += full) super_block_amx(u, d, x + t * x_stride, x_stride, full, false, sb, y + t * ldy, ldy);
+        if (t < n_tokens) super_block_amx(u, d, x + t * x_stride, x_stride, n_tokens - t, true, sb, y + t * ldy, ldy);
     }
 }
 
