@@ -1,8 +1,8 @@
 // Q6_K weights in strips of 16 rows (kernels/repack.h) against Q8_K activations, with the
 // strip's 16 rows in the 16 lanes of a vector. Every way below computes, per (row, token) and
 // super-block, the exact integer sum of scale * (level - 32) * activation, then one float
-// step: y += (d * activation scale) * sum. Batching therefore cannot change a result, and the
-// rounding is the reference kernel's.
+// step: y += (d * activation scale) * sum, the scalar reference's formula. Batching therefore
+// cannot change a result.
 //   - One token: straight from the strip; per 16-element sub-block four VNNI dot products of
 //     the levels (0..63), times the sub-block's scale in integers; the -32 offset comes out
 //     through the activations' group sums.
