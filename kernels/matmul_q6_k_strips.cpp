@@ -8,9 +8,9 @@
 //     through the activations' group sums.
 //   - Two or three tokens: the same, the super-block's levels unpacked once.
 //   - Four or more: the super-block is unpacked once into weights w = scale * (level - 32),
-//     split exactly into two signed byte planes, w = 64 * hi + lo (hi -64..64, lo 0..63), so
-//     that AMX tile products sum a whole super-block in integers: two products per 64
-//     elements, and one float step per super-block instead of one per sub-block.
+//     split exactly into its high and low bytes, w = 256 * hi + lo (hi signed, -16..16; lo
+//     unsigned), so that AMX tile products sum a whole super-block in integers: two products
+//     per 64 elements, and one float step per super-block instead of one per sub-block.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -146,12 +146,12 @@ struct alignas(64) Planes {
 };
 
 // Sub-block s's weights scale * (level - 32) into the planes. Bytes are multiplied in 16-bit
-// words, even and odd bytes apart (maddubs against the scale with the other byte zeroed),
-// and the two results' bits 0-5 and 6-13 merged back into bytes.
+// words, even and odd bytes apart (maddubs against the scale with the other byte zeroed);
+// the two results' low bytes merge into lo and their high bytes into hi.
 inline void split_sub_block(const uint8_t* p, size_t s, Planes& u) {
     const __m512i to_lanes = _mm512_set_epi64(0x1f1f1f1f1d1d1d1d, 0x1b1b1b1b19191919, 0x1717171715151515, 0x1313131311111111,
                                               0x0f0f0f0f0d0d0d0d, 0x0b0b0b0b09090909, 0x0707070705050505, 0x0303030301010101);
-    const __m512i low_byte = _mm512_set1_epi16(0x00FF), six_bits = _mm512_set1_epi8(0x3F);
+    const __m512i low_byte = _mm512_set1_epi16(0x00FF);
     constexpr int kLowFromA = 0xE4;  // (a & c) | (b & ~c)
     // Byte 4r + i of `scale`: row r's scale of sub-block s (pair s / 2 holds it at byte 2r + s % 2).
     const __m512i pair = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 + 32 * (s / 2))));
@@ -163,9 +163,8 @@ inline void split_sub_block(const uint8_t* p, size_t s, Planes& u) {
     for (size_t g = 0; g < 4; ++g) {
         const __m512i even = _mm512_sub_epi16(_mm512_maddubs_epi16(levels[g], scale_even), offset);
         const __m512i odd = _mm512_sub_epi16(_mm512_maddubs_epi16(levels[g], scale_odd), offset);
-        const __m512i low = _mm512_ternarylogic_epi32(even, _mm512_slli_epi16(odd, 8), low_byte, kLowFromA);
-        u.lo[4 * s + g] = _mm512_and_si512(low, six_bits);
-        u.hi[4 * s + g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 6), _mm512_slli_epi16(odd, 2), low_byte, kLowFromA);
+        u.lo[4 * s + g] = _mm512_ternarylogic_epi32(even, _mm512_slli_epi16(odd, 8), low_byte, kLowFromA);
+        u.hi[4 * s + g] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 8), odd, low_byte, kLowFromA);
     }
 }
 
@@ -194,7 +193,7 @@ void configure(size_t tokens, size_t last) {
             _tile_loadd(3, u.hi + 16 * c, 64);                      \
             _tile_loadd(4, u.lo + 16 * c, 64);                      \
             _tile_dpbssd(HI, X, 3);                                 \
-            _tile_dpbssd(LO, X, 4);                                 \
+            _tile_dpbsud(LO, X, 4);                                 \
         }                                                           \
         _tile_stored(HI, sums_hi, 64);                              \
         _tile_stored(LO, sums_lo, 64);                              \
@@ -209,7 +208,7 @@ void super_block_amx(const Planes& u, __m512 d, const uint8_t* x, size_t x_strid
     if (last) KILN_Q6_K_TILE_SUMS(5, 6, 7);
     else KILN_Q6_K_TILE_SUMS(0, 1, 2);
     for (size_t t = 0; t < n_tokens; ++t) {
-        const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(sums_hi + 16 * t), 6), _mm512_load_si512(sums_lo + 16 * t));
+        const __m512i sum = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(sums_hi + 16 * t), 8), _mm512_load_si512(sums_lo + 16 * t));
         finish(sum, d, reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb].d, sb, y + t * ldy);
     }
 }
@@ -240,8 +239,11 @@ void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
     Planes u;
     for (size_t sb = 0; sb < n_super; ++sb) {
         const uint8_t* p = w + sb * kSuperBytes;
-        prefetch_super_block(p);
-        for (size_t s = 0; s < 16; ++s) split_sub_block(p, s, u);
+        for (size_t s = 0; s < 16; ++s) {
+            // Spread over the sub-blocks: a burst of a whole super-block's prefetches stalls.
+            prefetch_ahead(p + s * (kSuperBytes / 16), kSuperBytes / 16, kPrefetchFar, kPrefetchNear);
+            split_sub_block(p, s, u);
+        }
         const __m512 d = load_d(p);
         size_t t = 0;
         for (; t + full <= n_tokens; t += full) super_block_amx(u, d, x + t * x_stride, x_stride, full, false, sb, y + t * ldy, ldy);
