@@ -19,13 +19,7 @@ DType checked_cache_type(const LlamaConfig& c, DType type) {
     return type;
 }
 
-size_t cache_row_bytes(const LlamaConfig& c, DType type) {
-    return row_bytes(*type_info(static_cast<uint32_t>(type)), c.kv_dim());
-}
-
-AttentionShape attention_shape(const LlamaConfig& c, DType type, size_t row_bytes) {
-    return {c.n_head, c.n_kv_head, c.head_dim, type, row_bytes};
-}
+size_t cache_head_bytes(const LlamaConfig& c, DType type) { return row_bytes(*type_info(static_cast<uint32_t>(type)), c.head_dim); }
 
 }  // namespace
 
@@ -38,11 +32,11 @@ std::optional<DType> parse_cache_type(std::string_view name) {
 const char* cache_type_name(DType type) { return type_info(static_cast<uint32_t>(type))->name; }
 
 KvCache::KvCache(const LlamaConfig& config, size_t n_ctx, DType type)
-    : n_ctx_(n_ctx), type_(checked_cache_type(config, type)), row_bytes_(cache_row_bytes(config, type)),
-      k_(config.n_layer * n_ctx * row_bytes_), v_(config.n_layer * n_ctx * row_bytes_) {}
+    : n_ctx_(n_ctx), type_(checked_cache_type(config, type)), n_kv_head_(config.n_kv_head),
+      head_bytes_(cache_head_bytes(config, type)), k_(bytes(config, n_ctx, type) / 2), v_(k_.size()) {}
 
 size_t KvCache::bytes(const LlamaConfig& config, size_t n_ctx, DType type) {
-    return 2 * config.n_layer * n_ctx * cache_row_bytes(config, type);
+    return 2 * config.n_layer * config.n_kv_head * n_ctx * cache_head_bytes(config, type);
 }
 
 Forward::Forward(const Model& model, size_t n_batch, int n_threads)
@@ -59,7 +53,7 @@ Forward::Forward(const Model& model, size_t n_batch, int n_threads)
     hb2_.resize(n_batch * c.n_ff);
     k_new_.resize(n_batch * c.kv_dim());
     v_new_.resize(n_batch * c.kv_dim());
-    scores_.resize(attention_scratch_floats(attention_shape(c, DType::F32, 0), n_threads));
+    scores_.resize(attention_scratch_floats({c.n_head, c.n_kv_head, c.head_dim, DType::F32, 0, 0}, n_threads));
     if (c.n_expert > 0) {
         router_.resize(n_batch * c.n_expert);
         chosen_.resize(n_batch * c.n_expert_used);
@@ -137,7 +131,8 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
     for (const TokenRun& r : runs) n += r.tokens.size();
     if (n == 0 || n > n_batch_) throw Error("a forward pass takes 1 to " + std::to_string(n_batch_) + " tokens");
     for (const TokenRun& r : runs)
-        if (r.cache->type() != runs[0].cache->type()) throw Error("the KV caches of one forward pass must share a type");
+        if (r.cache->type() != runs[0].cache->type() || r.cache->n_ctx() != runs[0].cache->n_ctx())
+            throw Error("the KV caches of one forward pass must share a type and size");
 
     const size_t embd_row = row_bytes(*type_info(static_cast<uint32_t>(m.token_embd().type)), dim);
     const auto* embd = static_cast<const uint8_t*>(m.token_embd().data);
@@ -158,18 +153,21 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         seqs_.clear();
         for (size_t t0 = 0; const TokenRun& r : runs) {
             KvCache& cache = *r.cache;
-            const size_t rb = cache.row_bytes();
+            const size_t hb = cache.head_bytes(), hs = cache.head_stride();
             for (size_t i = 0; i < r.tokens.size(); ++i) {
                 const size_t t = t0 + i, pos = r.n_past + i;
                 rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
                 rope(&k_new_[t * kv_dim], c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
-                quantize_row(cache.type(), &k_new_[t * kv_dim], cache.k(l) + pos * rb, kv_dim);
-                quantize_row(cache.type(), &v_new_[t * kv_dim], cache.v(l) + pos * rb, kv_dim);
+                for (size_t h = 0; h < c.n_kv_head; ++h) {
+                    quantize_row(cache.type(), &k_new_[t * kv_dim + h * c.head_dim], cache.k(l) + h * hs + pos * hb, c.head_dim);
+                    quantize_row(cache.type(), &v_new_[t * kv_dim + h * c.head_dim], cache.v(l) + h * hs + pos * hb, c.head_dim);
+                }
             }
             seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, cache.k(l), cache.v(l), &att_[t0 * q_dim]});
             t0 += r.tokens.size();
         }
-        const AttentionShape shape = attention_shape(c, runs[0].cache->type(), runs[0].cache->row_bytes());
+        const KvCache& cache0 = *runs[0].cache;
+        const AttentionShape shape{c.n_head, c.n_kv_head, c.head_dim, cache0.type(), cache0.head_bytes(), cache0.head_stride()};
         attention(isa, shape, seqs_, q_dim, q_dim, scores_.data(), nt);
         input_.set(att_.data(), q_dim, n, q_dim);
         matmul(isa, w.wo, input_, xb2_.data(), dim, nt);

@@ -14,18 +14,20 @@
 
 namespace kiln {
 
-// Keys and values of one sequence: per layer, n_ctx rows of kv_dim elements of the cache
-// type (F32, F16 or Q8_0).
+// Keys and values of one sequence: per layer and KV head, n_ctx rows of head_dim elements of
+// the cache type (F32, F16 or Q8_0). Head by head, so that attention, which reads one head's
+// positions in order, reads contiguous memory.
 class KvCache {
 public:
     // Throws Error when the type cannot hold the model's heads.
     KvCache(const LlamaConfig& config, size_t n_ctx, DType type);
     size_t n_ctx() const { return n_ctx_; }
     DType type() const { return type_; }
-    size_t row_bytes() const { return row_bytes_; }
+    size_t head_bytes() const { return head_bytes_; }
+    size_t head_stride() const { return n_ctx_ * head_bytes_; }
     size_t bytes() const { return k_.size() + v_.size(); }
-    uint8_t* k(size_t layer) { return k_.data() + layer * n_ctx_ * row_bytes_; }
-    uint8_t* v(size_t layer) { return v_.data() + layer * n_ctx_ * row_bytes_; }
+    uint8_t* k(size_t layer) { return k_.data() + layer * n_kv_head_ * head_stride(); }
+    uint8_t* v(size_t layer) { return v_.data() + layer * n_kv_head_ * head_stride(); }
 
     // Bytes of a cache of this type holding n_ctx positions.
     static size_t bytes(const LlamaConfig& config, size_t n_ctx, DType type);
@@ -33,7 +35,7 @@ public:
 private:
     size_t n_ctx_;
     DType type_;
-    size_t row_bytes_;
+    size_t n_kv_head_, head_bytes_;
     std::vector<uint8_t> k_, v_;
 };
 

@@ -241,11 +241,10 @@ void row_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w
 void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, size_t b0, size_t np, const Work& w,
                 ToFloatFn to_float, TransposeFn transpose, KeysFn keys) {
     const size_t hd = sh.head_dim;
-    const size_t head_bytes = row_bytes(*type_info(static_cast<uint32_t>(sh.kv_type)), hd);
-    const size_t off = b0 * sh.kv_row_bytes + kvh * head_bytes;
-    to_float(a.v + off, sh.kv_row_bytes, np, w.v, hd, sh.kv_type);
-    if (keys != nullptr) return keys(a.k + off, sh.kv_row_bytes, np, hd, w.kt);
-    to_float(a.k + off, sh.kv_row_bytes, np, w.row, hd, sh.kv_type);
+    const size_t off = b0 * sh.pos_stride + kvh * sh.head_stride;
+    to_float(a.v + off, sh.pos_stride, np, w.v, hd, sh.kv_type);
+    if (keys != nullptr) return keys(a.k + off, sh.pos_stride, np, hd, w.kt);
+    to_float(a.k + off, sh.pos_stride, np, w.row, hd, sh.kv_type);
     transpose(w.row, np, hd, w.kt);
 }
 

@@ -15,7 +15,8 @@ struct AttentionShape {
     size_t n_kv_head;     // KV heads; each serves n_head / n_kv_head query heads
     size_t head_dim;
     DType kv_type;        // F32, F16, or Q8_0 when head_dim is a multiple of 32
-    size_t kv_row_bytes;  // bytes between consecutive positions in k and v
+    size_t pos_stride;    // bytes between consecutive positions of a KV head in k and v
+    size_t head_stride;   // bytes between KV heads
 };
 
 // Whether a KV cache of this type can hold heads of head_dim elements.

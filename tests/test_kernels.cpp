@@ -362,7 +362,7 @@ std::vector<double> attention_reference(const std::vector<float>& q, size_t n_to
 
 TEST_CASE("attention is causal and shares KV heads across their query group", "[kernels]") {
     // 2 query heads, 1 KV head of size 2, three cached positions.
-    const AttentionShape shape{2, 1, 2, DType::F32, 2 * sizeof(float)};
+    const AttentionShape shape{2, 1, 2, DType::F32, 2 * sizeof(float), 2 * sizeof(float)};
     const std::vector<float> k = {1, 0, 0, 1, 1, 1}, v = {1, 2, 3, 4, 5, 6};
     const std::vector<float> q = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};  // zero queries: uniform weights
     for (Isa isa : supported_isas()) {
@@ -413,7 +413,7 @@ TEST_CASE("blocked attention matches plain softmax attention for every cache typ
                 quantize_row(type, &k[p * kv_dim], &kc[p * rb], kv_dim);
                 quantize_row(type, &v[p * kv_dim], &vc[p * rb], kv_dim);
             }
-            const AttentionShape shape{sh.n_head, sh.n_kv_head, sh.hd, type, rb};
+            const AttentionShape shape{sh.n_head, sh.n_kv_head, sh.hd, type, rb, row_bytes(*type_info(static_cast<uint32_t>(type)), sh.hd)};
             const double tol = type == DType::F32 ? 1e-5 : type == DType::F16 ? 2e-3 : 4e-2;
             for (Isa isa : supported_isas()) {
                 std::vector<float> scratch(attention_scratch_floats(shape, 2));
@@ -425,6 +425,21 @@ TEST_CASE("blocked attention matches plain softmax attention for every cache typ
                 INFO(isa_name(isa) << ", cache " << type_info(static_cast<uint32_t>(type))->name << ", heads " << sh.n_head
                                    << "/" << sh.n_kv_head << " of " << sh.hd << ": worst " << worst);
                 CHECK(worst < tol);
+                // The same cache laid out head by head (the engine's layout): bit for bit.
+                {
+                    const size_t hb = row_bytes(*type_info(static_cast<uint32_t>(type)), sh.hd);
+                    std::vector<uint8_t> kh(kc.size()), vh(vc.size());
+                    for (size_t h = 0; h < sh.n_kv_head; ++h)
+                        for (size_t p = 0; p < n_pos; ++p) {
+                            std::memcpy(&kh[(h * n_pos + p) * hb], &kc[p * rb + h * hb], hb);
+                            std::memcpy(&vh[(h * n_pos + p) * hb], &vc[p * rb + h * hb], hb);
+                        }
+                    const AttentionShape by_head{sh.n_head, sh.n_kv_head, sh.hd, type, hb, n_pos * hb};
+                    std::vector<float> out(n_pos * q_dim);
+                    const AttentionSeq seq{q.data(), n_pos, 0, kh.data(), vh.data(), out.data()};
+                    attention(isa, by_head, {&seq, 1}, q_dim, q_dim, scratch.data(), 2);
+                    CHECK(std::memcmp(out.data(), whole.data(), whole.size() * sizeof(float)) == 0);
+                }
                 // The same queries in chunks of 13 and one at a time, on 1 thread: bit for bit.
                 for (size_t chunk : {size_t{13}, size_t{1}}) {
                     std::vector<float> pieces(n_pos * q_dim);
