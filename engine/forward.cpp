@@ -53,6 +53,7 @@ Forward::Forward(const Model& model, size_t n_batch, int n_threads)
     hb2_.resize(n_batch * c.n_ff);
     k_new_.resize(n_batch * c.kv_dim());
     v_new_.resize(n_batch * c.kv_dim());
+    rope_.resize(n_batch * c.rot_dim);
     scores_.resize(attention_scratch_floats({c.n_head, c.n_kv_head, c.head_dim, DType::F32, 0, 0}, n_threads));
     if (c.n_expert > 0) {
         router_.resize(n_batch * c.n_expert);
@@ -143,6 +144,9 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         }
 
     const float* factors = c.rope_freq_factors.empty() ? nullptr : c.rope_freq_factors.data();
+    for (size_t t = 0; const TokenRun& r : runs)
+        for (size_t i = 0; i < r.tokens.size(); ++i, ++t)
+            rope_table(static_cast<int64_t>(r.n_past + i), c.rot_dim, c.rope_freq_base, factors, &rope_[t * c.rot_dim]);
     for (size_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& w = m.layers()[l];
 
@@ -156,11 +160,11 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
             const size_t hb = cache.head_bytes(), hs = cache.head_stride();
             for (size_t i = 0; i < r.tokens.size(); ++i) {
                 const size_t t = t0 + i, pos = r.n_past + i;
-                rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
-                rope(&k_new_[t * kv_dim], c.n_kv_head, c.head_dim, c.rot_dim, static_cast<int64_t>(pos), c.rope_freq_base, factors);
+                rope(&q_[t * q_dim], c.n_head, c.head_dim, c.rot_dim, &rope_[t * c.rot_dim]);
+                rope(&k_new_[t * kv_dim], c.n_kv_head, c.head_dim, c.rot_dim, &rope_[t * c.rot_dim]);
                 for (size_t h = 0; h < c.n_kv_head; ++h) {
-                    quantize_row(cache.type(), &k_new_[t * kv_dim + h * c.head_dim], cache.k(l) + h * hs + pos * hb, c.head_dim);
-                    quantize_row(cache.type(), &v_new_[t * kv_dim + h * c.head_dim], cache.v(l) + h * hs + pos * hb, c.head_dim);
+                    quantize_row(isa, cache.type(), &k_new_[t * kv_dim + h * c.head_dim], cache.k(l) + h * hs + pos * hb, c.head_dim);
+                    quantize_row(isa, cache.type(), &v_new_[t * kv_dim + h * c.head_dim], cache.v(l) + h * hs + pos * hb, c.head_dim);
                 }
             }
             seqs_.push_back({&q_[t0 * q_dim], r.tokens.size(), r.n_past, cache.k(l), cache.v(l), &att_[t0 * q_dim]});

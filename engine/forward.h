@@ -75,6 +75,7 @@ private:
     size_t n_batch_;
     int n_threads_;
     std::vector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
+    std::vector<float> rope_;  // per token, its position's rotation (rope_table), for every layer
     // Mixture of experts: router logits, each token's chosen experts and their weights, and
     // per expert the (token, slot) rows it serves, their inputs and outputs.
     std::vector<float> router_, weight_, gathered_, expert_out_;

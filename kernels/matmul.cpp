@@ -76,22 +76,16 @@ const uint8_t* MatmulInput::rows(DType act_type, Isa isa, int n_threads, size_t&
     if (act_type == DType::Q8_0) stride += n_blocks * sizeof(float);  // the scales again, as floats
     if (!q.valid) {
         if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
-        const bool wide = has_avx512(isa);
         const size_t row_stride = stride;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n_tokens_ * n_cols_ >= 32768 && n_threads > 1)
         for (size_t t = 0; t < n_tokens_; ++t) {
-            const float* x = x_ + t * ldx_;
             uint8_t* y = q.bytes.data() + t * row_stride;
-            if (act_type == DType::Q8_0) {
-                auto* blocks = reinterpret_cast<BlockQ8_0*>(y);
-                if (wide) quantize_row_q8_0_avx512(x, blocks, n_cols_);
-                else quantize_row_q8_0(x, blocks, n_cols_);
+            quantize_row(isa, act_type, x_ + t * ldx_, y, n_cols_);
+            if (act_type == DType::Q8_0)
                 for (size_t b = 0; b < n_blocks; ++b) {
-                    const float d = f16_to_f32(blocks[b].d);
+                    const float d = f16_to_f32(reinterpret_cast<const BlockQ8_0*>(y)[b].d);
                     std::memcpy(y + n_blocks * sizeof(BlockQ8_0) + b * sizeof(float), &d, sizeof d);
                 }
-            } else if (wide && act_type == DType::Q8_K) quantize_row_q8_K_avx512(x, reinterpret_cast<BlockQ8_K*>(y), n_cols_);
-            else quantize_row(act_type, x, y, n_cols_);
         }
         q.valid = true;
     }

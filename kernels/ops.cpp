@@ -2,6 +2,10 @@
 
 #include <immintrin.h>
 
+// GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
 #include <algorithm>
 #include <cmath>
 
@@ -17,14 +21,19 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base,
-          const float* freq_factors) {
+void rope_table(int64_t pos, size_t rot_dim, float freq_base, const float* freq_factors, float* cs) {
     for (size_t i = 0; i < rot_dim; i += 2) {
         double freq = std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rot_dim);
         if (freq_factors != nullptr) freq /= freq_factors[i / 2];
         const double angle = static_cast<double>(pos) * freq;
-        const float c = static_cast<float>(std::cos(angle));
-        const float s = static_cast<float>(std::sin(angle));
+        cs[i] = static_cast<float>(std::cos(angle));
+        cs[i + 1] = static_cast<float>(std::sin(angle));
+    }
+}
+
+void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, const float* cs) {
+    for (size_t i = 0; i < rot_dim; i += 2) {
+        const float c = cs[i], s = cs[i + 1];
         for (size_t h = 0; h < n_heads; ++h) {
             float* p = x + h * head_dim + i;
             const float a = p[0], b = p[1];

@@ -11,11 +11,14 @@ namespace kiln {
 // out = x / rms(x) * weight, for one row of n.
 void rmsnorm(float* out, const float* x, const float* weight, size_t n, float eps);
 
-// Rotates consecutive pairs (x[2i], x[2i+1]) of the first rot_dim elements of each head by
-// pos * freq_base^(-2i/rot_dim): the pair layout GGUF files use for Llama Q and K.
-// freq_factors (rot_dim / 2 values, or nullptr): Llama 3.1's per-pair divisors of the frequency.
-void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, int64_t pos, float freq_base,
-          const float* freq_factors = nullptr);
+// The rotation of position pos: cs[2i] and cs[2i + 1] the cosine and sine of
+// pos * freq_base^(-2i/rot_dim), for the rot_dim / 2 pairs. freq_factors (rot_dim / 2
+// values, or nullptr): Llama 3.1's per-pair divisors of the frequency.
+void rope_table(int64_t pos, size_t rot_dim, float freq_base, const float* freq_factors, float* cs);
+
+// Rotates consecutive pairs (x[2i], x[2i+1]) of the first rot_dim elements of each head by the
+// angles of cs (rope_table): the pair layout GGUF files use for Llama Q and K.
+void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, const float* cs);
 
 // gate[i] = silu(gate[i]) * up[i], split over up to n_threads when n is large; with AVX-512
 // (isa avx512 or amx) through a polynomial e^x, within a few ulp of the scalar reference.

@@ -349,6 +349,16 @@ void quantize_row(DType type, const float* x, void* y, size_t n) {
     }
 }
 
+void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n) {
+    if (!has_avx512(isa)) return quantize_row(type, x, y, n);
+    switch (type) {
+        case DType::F16: return quantize_row_f16_avx512(x, static_cast<uint16_t*>(y), n);
+        case DType::Q8_0: return quantize_row_q8_0_avx512(x, static_cast<BlockQ8_0*>(y), n);
+        case DType::Q8_K: return quantize_row_q8_K_avx512(x, static_cast<BlockQ8_K*>(y), n);
+        default: return quantize_row(type, x, y, n);
+    }
+}
+
 void dequantize_row(DType type, const void* x, float* y, size_t n) {
     const auto* p = static_cast<const uint8_t*>(x);
     switch (type) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu.h"
 #include "kernels/types.h"
 
 namespace kiln {
@@ -69,6 +70,9 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n);
 // The same blocks, bit for bit, with AVX-512 (kernels/quants_x86.cpp); callers check the CPU.
 void quantize_row_q8_0_avx512(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q8_K_avx512(const float* x, BlockQ8_K* y, size_t n);
+void quantize_row_f16_avx512(const float* x, uint16_t* y, size_t n);  // NaNs stay NaN, payload aside
+// quantize_row through the fastest of those isa allows: the same bytes.
+void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n);
 
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n);

@@ -1,5 +1,5 @@
 // AVX-512 versions of the activation quantizers (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the
-// K-quants). They do the scalar reference's float steps in the same order, so their blocks are
+// K-quants) and of the F16 conversion (the KV cache). They do the scalar reference's float steps in the same order, so their blocks are
 // bit for bit the reference's (tested); only the speed differs.
 #include <immintrin.h>
 
@@ -22,6 +22,13 @@ namespace {
 __m512 abs_ps(__m512 v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
 
 }  // namespace
+
+void quantize_row_f16_avx512(const float* x, uint16_t* y, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) y[i] = f32_to_f16(x[i]);
+}
 
 void quantize_row_q8_0_avx512(const float* x, BlockQ8_0* y, size_t n) {
     for (size_t b = 0; b < n / QK8_0; ++b, x += QK8_0) {

@@ -296,7 +296,9 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
 
     // Two heads of 4; rot_dim 4 rotates pairs (0,1) by pos and (2,3) by pos / 100.
     std::vector<float> h = {1, 0, 1, 0, 0, 1, 0, 1};
-    rope(h.data(), 2, 4, 4, 3, 10000.0f);
+    float cs[4];
+    rope_table(3, 4, 10000.0f, nullptr, cs);
+    rope(h.data(), 2, 4, 4, cs);
     CHECK(h[0] == Approx(std::cos(3.0f)));
     CHECK(h[1] == Approx(std::sin(3.0f)));
     CHECK(h[2] == Approx(std::cos(0.03f)));
@@ -477,4 +479,13 @@ TEST_CASE("the AVX-512 activation quantizers give the reference's bytes", "[kern
     quantize_row_q8_K(x.data(), c.data(), n);
     quantize_row_q8_K_avx512(x.data(), d.data(), n);
     CHECK(std::memcmp(c.data(), d.data(), c.size() * sizeof c[0]) == 0);
+
+    // F16 (the KV cache): past the largest half, the subnormal range, exact ties, and a
+    // length that leaves a scalar tail.
+    std::vector<float> h = {70000.0f, -65520.0f, 65519.0f, 1e-6f, -3e-8f, 6e-8f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 0.0f, -0.0f};
+    for (size_t i = 0; i < 3 * QK_K; ++i) h.push_back(x[i]);
+    std::vector<uint16_t> e(h.size()), f(h.size());
+    quantize_row(DType::F16, h.data(), e.data(), h.size());
+    quantize_row_f16_avx512(h.data(), f.data(), h.size());
+    CHECK(e == f);
 }
