@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "kernels/aligned.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 
@@ -36,7 +37,7 @@ private:
     size_t n_ctx_;
     DType type_;
     size_t n_kv_head_, head_bytes_;
-    std::vector<uint8_t> k_, v_;
+    AlignedVector<uint8_t> k_, v_;
 };
 
 // "f32", "f16", "q8_0": the KV cache types.
@@ -74,11 +75,11 @@ private:
     const Model& model_;
     size_t n_batch_;
     int n_threads_;
-    std::vector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
-    std::vector<float> rope_;  // per token, its position's rotation (rope_table), for every layer
+    AlignedVector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
+    AlignedVector<float> rope_;  // per token, its position's rotation (rope_table), for every layer
     // Mixture of experts: router logits, each token's chosen experts and their weights, and
     // per expert the (token, slot) rows it serves, their inputs and outputs.
-    std::vector<float> router_, weight_, gathered_, expert_out_;
+    AlignedVector<float> router_, weight_, gathered_, expert_out_;
     std::vector<uint32_t> chosen_, order_;
     std::vector<size_t> slots_;
     MatmulInput input_;

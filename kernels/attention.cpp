@@ -26,6 +26,7 @@ namespace {
 
 constexpr size_t kBlock = 64;    // positions per block
 constexpr size_t kMaxRows = 64;  // query rows per tile (when the group allows)
+constexpr size_t kAlign = 16;    // floats in a cache line
 
 size_t group_of(const AttentionShape& s) { return s.n_head / s.n_kv_head; }
 size_t tokens_per_tile(const AttentionShape& s) { return std::max<size_t>(1, kMaxRows / group_of(s)); }
@@ -34,7 +35,7 @@ size_t rows_per_tile(const AttentionShape& s) { return tokens_per_tile(s) * grou
 size_t scratch_per_thread(const AttentionShape& s) {
     const size_t hd = s.head_dim, rows = rows_per_tile(s);
     const size_t n = 3 * hd * kBlock + kBlock + 2 * rows + rows * hd;
-    return (n + 15) / 16 * 16;
+    return (n + kAlign - 1) / kAlign * kAlign;
 }
 
 // One thread's buffers: the block's keys transposed (kt[d * kBlock + p]) and values (v[p * hd
@@ -255,7 +256,7 @@ bool kv_type_fits(DType type, size_t head_dim) {
 }
 
 size_t attention_scratch_floats(const AttentionShape& shape, int n_threads) {
-    return static_cast<size_t>(std::max(n_threads, 1)) * scratch_per_thread(shape);
+    return static_cast<size_t>(std::max(n_threads, 1)) * scratch_per_thread(shape) + kAlign;
 }
 
 void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo,
@@ -275,9 +276,11 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
         work += a.n_tokens * sh.n_head * (a.first_pos + a.n_tokens) * hd;
     }
     const bool big = work >= (size_t{1} << 14);
+    // Each thread's blocks start on a cache line (scratch_per_thread is a multiple of kAlign).
+    float* aligned = scratch + (kAlign - reinterpret_cast<uintptr_t>(scratch) / sizeof(float) % kAlign) % kAlign;
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
     {
-        const Work w = work_at(scratch + static_cast<size_t>(omp_get_thread_num()) * scratch_per_thread(sh), sh);
+        const Work w = work_at(aligned + static_cast<size_t>(omp_get_thread_num()) * scratch_per_thread(sh), sh);
 #pragma omp for schedule(dynamic)
         for (size_t item = 0; item < n_items; ++item) {
             size_t seq = 0, first = 0;

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "kernels/aligned.h"
 #include "kernels/cpu.h"
 #include "kernels/repack.h"
 #include "kernels/types.h"
@@ -45,7 +46,7 @@ private:
     const float* x_ = nullptr;
     size_t ldx_ = 0, n_tokens_ = 0, n_cols_ = 0;
     struct Quantized {
-        std::vector<uint8_t> bytes;  // grows to the largest input seen, then stays
+        AlignedVector<uint8_t> bytes;  // grows to the largest input seen, then stays
         bool valid = false;          // holds the current input
     };
     Quantized q8_0_, q8_k_;
