@@ -32,8 +32,8 @@ void float_tile(KILN_MATMUL_TILE_ARGS) {
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
     if (layout == Layout::strips16) {
         if (isa != Isa::amx) return {DType::Q8_0, nullptr};
-        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx};
-        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx};
+        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16};
+        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16};
         if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx};
         return {DType::Q8_0, nullptr};
     }
@@ -62,34 +62,50 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
 
 void MatmulInput::set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols) {
     x_ = x, ldx_ = ldx, n_tokens_ = n_tokens, n_cols_ = n_cols;
-    q8_0_.valid = q8_k_.valid = false;
+    q8_0_.valid = q8_k_.valid = q8_0_tiles_.valid = false;
 }
 
-const uint8_t* MatmulInput::rows(DType act_type, Isa isa, int n_threads, size_t& stride) {
+const uint8_t* MatmulInput::rows(DType act_type, ActLayout layout, Isa isa, int n_threads, size_t& stride) {
     if (act_type == DType::F32) {
         stride = ldx_ * sizeof(float);
         return reinterpret_cast<const uint8_t*>(x_);
     }
     Quantized& q = act_type == DType::Q8_0 ? q8_0_ : q8_k_;
-    stride = row_bytes(*type_info(static_cast<uint32_t>(act_type)), n_cols_);
-    const size_t n_blocks = n_cols_ / QK8_0;
-    if (act_type == DType::Q8_0) stride += n_blocks * sizeof(float);  // the scales again, as floats
-    if (!q.valid) {
-        if (q.bytes.size() < stride * n_tokens_) q.bytes.resize(stride * n_tokens_);
-        const size_t row_stride = stride;
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (n_tokens_ * n_cols_ >= 32768 && n_threads > 1)
-        for (size_t t = 0; t < n_tokens_; ++t) {
-            uint8_t* y = q.bytes.data() + t * row_stride;
-            quantize_row(isa, act_type, x_ + t * ldx_, y, n_cols_);
-            if (act_type == DType::Q8_0)
-                for (size_t b = 0; b < n_blocks; ++b) {
-                    const float d = f16_to_f32(reinterpret_cast<const BlockQ8_0*>(y)[b].d);
-                    std::memcpy(y + n_blocks * sizeof(BlockQ8_0) + b * sizeof(float), &d, sizeof d);
-                }
+    Quantized& tiles = q8_0_tiles_;
+    const bool want_tiles = layout == ActLayout::tiles16 && !tiles.valid;  // (tiles16 is a Q8_0 layout)
+    const size_t row_stride = row_bytes(*type_info(static_cast<uint32_t>(act_type)), n_cols_);
+    const size_t n_blocks = n_cols_ / QK8_0, levels = sizeof(BlockQ8_0::qs), tile_stride = n_blocks * (levels + sizeof(float));
+    if (!q.valid && q.bytes.size() < row_stride * n_tokens_) q.bytes.resize(row_stride * n_tokens_);
+    if (want_tiles && tiles.bytes.size() < tile_stride * n_tokens_) tiles.bytes.resize(tile_stride * n_tokens_);
+    if (!q.valid || want_tiles) {
+#pragma omp parallel num_threads(n_threads) if (n_tokens_ * n_cols_ >= 32768 && n_threads > 1)
+        {
+            if (!q.valid) {
+#pragma omp for schedule(static)
+                for (size_t t = 0; t < n_tokens_; ++t) quantize_row(isa, act_type, x_ + t * ldx_, q.bytes.data() + t * row_stride, n_cols_);
+            }
+            // Q8_0 tiles (see ActLayout) from the rows, block by block: a thread writes whole
+            // blocks, so no cache line is written by two.
+            if (want_tiles) {
+#pragma omp for schedule(static)
+                for (size_t b = 0; b < n_blocks; ++b)
+                    for (size_t g0 = 0; g0 < n_tokens_; g0 += 16) {
+                        const size_t group = std::min<size_t>(16, n_tokens_ - g0);
+                        uint8_t* base = tiles.bytes.data() + g0 * tile_stride;
+                        for (size_t i = 0; i < group; ++i) {
+                            const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(q.bytes.data() + (g0 + i) * row_stride)[b];
+                            const float d = f16_to_f32(block.d);
+                            std::memcpy(base + (b * group + i) * levels, block.qs, levels);
+                            std::memcpy(base + n_blocks * group * levels + (b * group + i) * sizeof d, &d, sizeof d);
+                        }
+                    }
+            }
         }
         q.valid = true;
+        if (layout == ActLayout::tiles16) tiles.valid = true;
     }
-    return q.bytes.data();
+    stride = layout == ActLayout::tiles16 ? tile_stride : row_stride;
+    return layout == ActLayout::tiles16 ? tiles.bytes.data() : q.bytes.data();
 }
 
 void matmul(Isa isa, const WeightMatrix& w, MatmulInput& in, float* y, size_t ldy, int n_threads) {
@@ -117,7 +133,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         const WeightMatrix& w = *outputs[j].w;
         const MatmulKernel k = matmul_kernel(w.type, isa, w.layout);
         size_t x_stride = 0;
-        const uint8_t* x = in.rows(k.act_type, isa, n_threads, x_stride);
+        const uint8_t* x = in.rows(k.act_type, k.act_layout, isa, n_threads, x_stride);
         jobs[j] = {k.tile, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),
                    w.n_rows, w.n_cols, x, x_stride, outputs[j].y, outputs[j].ldy, n_blocks};
         n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;

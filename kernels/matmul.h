@@ -23,9 +23,17 @@ namespace kiln {
 // on the tile, so batching and threading cannot change logits.
 using MatmulTileFn = void (*)(KILN_MATMUL_TILE_ARGS);
 
+// How a kernel takes its activations: one row per token, x_stride bytes apart; or (the AMX
+// strip kernels) Q8_0 in tiles: tokens in groups of 16, the last maybe shorter, group g at
+// x + 16 * g * x_stride; in a group of T tokens the levels block by block, each block T rows
+// of 32 bytes (an AMX tile, read in one sweep), then the scales as floats, block by block, T
+// each.
+enum class ActLayout { rows, tiles16 };
+
 struct MatmulKernel {
     DType act_type;     // F32 (float weights), Q8_0 (Q8_0, Q4_0) or Q8_K (K-quants)
     MatmulTileFn tile;  // nullptr when kiln has no kernel for the type
+    ActLayout act_layout = ActLayout::rows;
 };
 
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout = Layout::rows);
@@ -35,10 +43,10 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout = Layout::rows);
 class MatmulInput {
 public:
     void set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols);
-    // The rows in act_type (for F32, x itself), and their stride in bytes; isa picks the
-    // quantizer (each gives the same bytes), rows split over up to n_threads. A Q8_0 row's blocks are followed by their scales
-    // as floats, which the AMX kernels read instead of converting them for every strip.
-    const uint8_t* rows(DType act_type, Isa isa, int n_threads, size_t& stride);
+    // The activations in act_type (for F32, x itself) and layout, and their stride in bytes
+    // per token; isa picks the quantizer (each gives the same bytes), rows split over up to
+    // n_threads.
+    const uint8_t* rows(DType act_type, ActLayout layout, Isa isa, int n_threads, size_t& stride);
     size_t n_tokens() const { return n_tokens_; }
     size_t n_cols() const { return n_cols_; }
 
@@ -49,7 +57,7 @@ private:
         AlignedVector<uint8_t> bytes;  // grows to the largest input seen, then stays
         bool valid = false;          // holds the current input
     };
-    Quantized q8_0_, q8_k_;
+    Quantized q8_0_, q8_k_, q8_0_tiles_;
 };
 
 struct WeightMatrix {

@@ -1,7 +1,8 @@
-// Q8_0 and Q4_0 weights in strips of 16 rows (kernels/repack.h) against Q8_0 activations, for
-// the `amx` level. Per 32-element block, the exact integer dot products of the 16 rows with
-// each token come from one AMX tile product (A = up to 16 tokens' levels, loaded straight
-// from the activation rows; B = the strip's levels, as repacked; C = tokens x 16 int32) or,
+// Q8_0 and Q4_0 weights in strips of 16 rows (kernels/repack.h) against Q8_0 activations in
+// tiles (ActLayout::tiles16), for the `amx` level. Per 32-element block, the exact integer dot
+// products of the 16 rows with each token come from one AMX tile product (A = up to 16
+// tokens' levels, one contiguous tile; B = the strip's levels, as repacked; C = tokens x 16
+// int32) or,
 // for one to three tokens, from VNNI dot products; then each block's scales apply in float
 // and blocks add up in order. Both ways give the same sums and the same float steps, so a
 // token's result never depends on its batch.
@@ -78,18 +79,21 @@ inline __m512 strip_scales(const uint8_t* block) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block)));
 }
 
-// Token t's scale of block b, from the floats MatmulInput puts after a row's n_blocks blocks
-// (the same value as the block's f16 d, without converting it for every strip).
-inline float act_scale(const uint8_t* x, size_t x_stride, size_t n_blocks, size_t t, size_t b) {
+// In a group of `group` tokens at x (ActLayout::tiles16): block b's levels of token t, and its
+// scale.
+constexpr size_t kLevels = sizeof(BlockQ8_0::qs);
+inline const uint8_t* act_levels(const uint8_t* x, size_t group, size_t t, size_t b) { return x + (b * group + t) * kLevels; }
+inline float act_scale(const uint8_t* x, size_t n_blocks, size_t group, size_t t, size_t b) {
     float s;
-    std::memcpy(&s, x + t * x_stride + n_blocks * sizeof(BlockQ8_0) + b * sizeof(float), sizeof s);
+    std::memcpy(&s, x + n_blocks * group * kLevels + (b * group + t) * sizeof(float), sizeof s);
     return s;
 }
 
-// A few tokens: per block, the 16 rows' exact integer sums from VNNI dot products against
-// each activation group broadcast, the offset taken out through the activations' sum.
+// A few tokens (t0 .. t0 + T - 1 of a group of `group` at x): per block, the 16 rows' exact
+// integer sums from VNNI dot products against each activation group broadcast, the offset
+// taken out through the activations' sum.
 template <class L, size_t T>
-void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_stride, float* y, size_t ldy) {
+void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t group, size_t t0, float* y, size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     const __m512i ones = _mm512_set1_epi8(1);
     __m512 acc[T];
@@ -101,19 +105,19 @@ void strip_vnni(const uint8_t* w, size_t n_blocks, const uint8_t* x, size_t x_st
         L::levels(s + 32, g);
         const __m512 dw = strip_scales(s);
         for (size_t t = 0; t < T; ++t) {
-            const int8_t* xq = reinterpret_cast<const BlockQ8_0*>(x + t * x_stride)[b].qs;
+            const uint8_t* xq = act_levels(x, group, t0 + t, b);
             __m512i iw[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
             __m512i is[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
             for (int k = 0; k < 8; ++k) {
-                int32_t group;
-                std::memcpy(&group, xq + 4 * k, 4);
-                const __m512i xk = _mm512_set1_epi32(group);
+                int32_t four;
+                std::memcpy(&four, xq + 4 * k, 4);
+                const __m512i xk = _mm512_set1_epi32(four);
                 iw[k & 1] = _mm512_dpbusd_epi32(iw[k & 1], g[k], xk);
                 is[k & 1] = _mm512_dpbusd_epi32(is[k & 1], ones, xk);
             }
             const __m512i sum = _mm512_sub_epi32(_mm512_add_epi32(iw[0], iw[1]),
                                                  _mm512_slli_epi32(_mm512_add_epi32(is[0], is[1]), L::offset_shift));
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, n_blocks, t, b))),
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, n_blocks, group, t0 + t, b))),
                                      _mm512_cvtepi32_ps(sum), acc[t]);
         }
     }
@@ -142,15 +146,15 @@ constexpr size_t kRing = 4;
 // is a ring of kRing blocks instead, each unpacked two blocks ahead while the tile unit works
 // on the current pair.
 template <class L, size_t T>
-void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size_t b0, size_t nb, const uint8_t* x,
-               size_t x_stride, float* y, size_t ldy) {
+void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size_t b0, size_t nb, const uint8_t* x, float* y,
+               size_t ldy) {
     constexpr size_t kBytes = kStripRows * sizeof(typename L::Block);
     constexpr bool kDirect = std::is_same_v<L, Q8_0Strip>;  // Q8_0 levels are tile-ready in memory
     alignas(64) int32_t c[2][2][kTokens * 16];  // [pair parity][block of the pair]
     __m512 acc[T];
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) acc[t] = b0 == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y + t * ldy);
-    const auto a_tile = [&](size_t b) { return x + (b0 + b) * sizeof(BlockQ8_0) + offsetof(BlockQ8_0, qs); };
+    const auto a_tile = [&](size_t b) { return act_levels(x, T, 0, b0 + b); };
     const auto b_tile = [&](size_t b) -> const void* {
         if constexpr (kDirect) return w + (b0 + b) * kBytes + 32;
         else return tiles + (ring ? b % kRing : b) * 512;
@@ -164,10 +168,10 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
         const __m512 dw = strip_scales(w + (b0 + b) * kBytes);
 #pragma GCC unroll 16
         for (size_t t = 0; t < T; ++t)
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, x_stride, n_blocks, t, b0 + b))),
+            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, n_blocks, T, t, b0 + b))),
                                      _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
     };
-    const auto stride = static_cast<long>(x_stride);
+    const auto stride = static_cast<long>(kLevels);
     // Software pipeline: the sums of a pair of blocks are stored while the next pair's
     // products run, and scaled one pair later, so no float step waits on a tile product.
     size_t b = 0;
@@ -208,7 +212,7 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
 }
 
 template <class L>
-using AmxGroupFn = void (*)(const uint8_t*, int8_t*, bool, size_t, size_t, size_t, const uint8_t*, size_t, float*, size_t);
+using AmxGroupFn = void (*)(const uint8_t*, int8_t*, bool, size_t, size_t, size_t, const uint8_t*, float*, size_t);
 
 template <class L, size_t... T>
 constexpr std::array<AmxGroupFn<L>, sizeof...(T)> amx_groups(std::index_sequence<T...>) {
@@ -221,9 +225,9 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
     (void)row_bytes, (void)n_rows;
     const size_t n_blocks = n / 32;
     if (n_tokens < kAmxTokens) {
-        for (size_t t = 0; t < n_tokens; t += 2) {
-            if (n_tokens - t >= 2) strip_vnni<L, 2>(w, n_blocks, x + t * x_stride, x_stride, y + t * ldy, ldy);
-            else strip_vnni<L, 1>(w, n_blocks, x + t * x_stride, x_stride, y + t * ldy, ldy);
+        for (size_t t = 0; t < n_tokens; t += 2) {  // one group of n_tokens
+            if (n_tokens - t >= 2) strip_vnni<L, 2>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
+            else strip_vnni<L, 1>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
         }
         return;
     }
@@ -241,7 +245,7 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
         for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
             const size_t tg = std::min(kTokens, n_tokens - t0);
             if (tg != configured) configure_tiles(configured = tg, sizeof(BlockQ8_0::qs));
-            groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, x_stride, y + t0 * ldy, ldy);
+            groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, y + t0 * ldy, ldy);
         }
     }
 }
