@@ -36,7 +36,8 @@ bool isa_supported(Isa isa) {
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                    __builtin_cpu_supports("avx512vnni");
         case Isa::amx:
-            return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512dq") && cpuid_bit(7, 0, ecx, 8) /* GFNI */ &&
+            return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
+                   cpuid_bit(7, 0, ecx, 8) /* GFNI */ &&
                    cpuid_bit(7, 0, edx, 24) /* AMX-TILE */ && cpuid_bit(7, 0, edx, 25) /* AMX-INT8 */ && amx_enable();
     }
     return false;
