@@ -27,6 +27,22 @@ void float_tile(KILN_MATMUL_TILE_ARGS) {
     }
 }
 
+// Block b of every token's Q8_0 row (row_stride apart) into the tiles of ActLayout::tiles16.
+void block_to_tiles(const uint8_t* rows, size_t row_stride, size_t n_tokens, size_t n_blocks, size_t b, uint8_t* tiles,
+                    size_t tile_stride) {
+    constexpr size_t kLevels = sizeof(BlockQ8_0::qs);
+    for (size_t g0 = 0; g0 < n_tokens; g0 += 16) {
+        const size_t group = std::min<size_t>(16, n_tokens - g0);
+        uint8_t* base = tiles + g0 * tile_stride;
+        for (size_t i = 0; i < group; ++i) {
+            const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(rows + (g0 + i) * row_stride)[b];
+            const float d = f16_to_f32(block.d);
+            std::memcpy(base + (b * group + i) * kLevels, block.qs, kLevels);
+            std::memcpy(base + n_blocks * group * kLevels + (b * group + i) * sizeof d, &d, sizeof d);
+        }
+    }
+}
+
 }  // namespace
 
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
@@ -74,7 +90,7 @@ const uint8_t* MatmulInput::rows(DType act_type, ActLayout layout, Isa isa, int 
     Quantized& tiles = q8_0_tiles_;
     const bool want_tiles = layout == ActLayout::tiles16 && !tiles.valid;  // (tiles16 is a Q8_0 layout)
     const size_t row_stride = row_bytes(*type_info(static_cast<uint32_t>(act_type)), n_cols_);
-    const size_t n_blocks = n_cols_ / QK8_0, levels = sizeof(BlockQ8_0::qs), tile_stride = n_blocks * (levels + sizeof(float));
+    const size_t n_blocks = n_cols_ / QK8_0, tile_stride = n_blocks * (sizeof(BlockQ8_0::qs) + sizeof(float));
     if (!q.valid && q.bytes.size() < row_stride * n_tokens_) q.bytes.resize(row_stride * n_tokens_);
     if (want_tiles && tiles.bytes.size() < tile_stride * n_tokens_) tiles.bytes.resize(tile_stride * n_tokens_);
     if (!q.valid || want_tiles) {
@@ -84,21 +100,12 @@ const uint8_t* MatmulInput::rows(DType act_type, ActLayout layout, Isa isa, int 
 #pragma omp for schedule(static)
                 for (size_t t = 0; t < n_tokens_; ++t) quantize_row(isa, act_type, x_ + t * ldx_, q.bytes.data() + t * row_stride, n_cols_);
             }
-            // Q8_0 tiles (see ActLayout) from the rows, block by block: a thread writes whole
-            // blocks, so no cache line is written by two.
+            // Q8_0 tiles from the rows, block by block: a thread writes whole blocks, so no cache
+            // line is written by two.
             if (want_tiles) {
 #pragma omp for schedule(static)
                 for (size_t b = 0; b < n_blocks; ++b)
-                    for (size_t g0 = 0; g0 < n_tokens_; g0 += 16) {
-                        const size_t group = std::min<size_t>(16, n_tokens_ - g0);
-                        uint8_t* base = tiles.bytes.data() + g0 * tile_stride;
-                        for (size_t i = 0; i < group; ++i) {
-                            const BlockQ8_0& block = reinterpret_cast<const BlockQ8_0*>(q.bytes.data() + (g0 + i) * row_stride)[b];
-                            const float d = f16_to_f32(block.d);
-                            std::memcpy(base + (b * group + i) * levels, block.qs, levels);
-                            std::memcpy(base + n_blocks * group * levels + (b * group + i) * sizeof d, &d, sizeof d);
-                        }
-                    }
+                    block_to_tiles(q.bytes.data(), row_stride, n_tokens_, n_blocks, b, tiles.bytes.data(), tile_stride);
             }
         }
         q.valid = true;

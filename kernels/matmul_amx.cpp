@@ -2,8 +2,7 @@
 // tiles (ActLayout::tiles16), for the `amx` level. Per 32-element block, the exact integer dot
 // products of the 16 rows with each token come from one AMX tile product (A = up to 16
 // tokens' levels, one contiguous tile; B = the strip's levels, as repacked; C = tokens x 16
-// int32) or,
-// for one to three tokens, from VNNI dot products; then each block's scales apply in float
+// int32) or, for one to three tokens, from VNNI dot products; then each block's scales apply in float
 // and blocks add up in order. Both ways give the same sums and the same float steps, so a
 // token's result never depends on its batch.
 #include <immintrin.h>
@@ -138,6 +137,20 @@ template <class L>
 // A ring of this many unpacked blocks, when one token group unpacks as it goes.
 constexpr size_t kRing = 4;
 
+// Two sets of tiles, so that one block's product runs while the other's sums are read out:
+// tiles 0 and 3 hold sums (tokens x 16 int32), 1 and 4 activations (tokens x 32 bytes), 2 and
+// 5 the strip's levels (8 rows of 64 bytes).
+void configure_tiles(size_t tokens) {
+    constexpr size_t kBytes = sizeof(BlockQ8_0::qs);
+    TileConfig c;
+    for (int set = 0; set < 6; set += 3) {
+        c.rows[set] = static_cast<uint8_t>(tokens), c.colsb[set] = 64;
+        c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = kBytes;
+        c.rows[set + 2] = kBytes / 4, c.colsb[set + 2] = 64;
+    }
+    _tile_loadconfig(&c);
+}
+
 // A group of T tokens against blocks [b0, b0 + nb): one tile product per block, two blocks
 // at a time on the two tile sets, then the scales in float, block after block. acc[t] holds
 // the 16 rows' sums for token t, carried across chunks through y (a float stored and loaded
@@ -244,7 +257,7 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
                 for (size_t b = 0; b < nb; ++b) unpack_block<L>(w, b0 + b, tiles + b * 512);
         for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
             const size_t tg = std::min(kTokens, n_tokens - t0);
-            if (tg != configured) configure_tiles(configured = tg, sizeof(BlockQ8_0::qs));
+            if (tg != configured) configure_tiles(configured = tg);
             groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, y + t0 * ldy, ldy);
         }
     }

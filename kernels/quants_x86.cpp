@@ -1,6 +1,6 @@
 // AVX-512 versions of the activation quantizers (Q8_0 for Q8_0/Q4_0 weights, Q8_K for the
-// K-quants) and of the F16 conversion (the KV cache). They do the scalar reference's float steps in the same order, so their blocks are
-// bit for bit the reference's (tested); only the speed differs.
+// K-quants) and of the F16 conversion (the KV cache). They do the scalar reference's float
+// steps in the same order, so their bytes are the reference's (tested); only the speed differs.
 #include <immintrin.h>
 
 #include <cstring>

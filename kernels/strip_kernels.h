@@ -1,4 +1,5 @@
-// Pieces the strip kernels (kernels/matmul_amx.cpp, kernels/matmul_q6_k_strips.cpp) share.
+// Pieces the strip kernels (kernels/matmul_amx.cpp, kernels/matmul_q6_k_strips.cpp) share:
+// the prefetch of a strip's stream and the AMX tile configuration's memory layout.
 #pragma once
 
 #include <immintrin.h>
@@ -24,18 +25,5 @@ struct alignas(64) TileConfig {
     uint16_t colsb[16] = {};
     uint8_t rows[16] = {};
 };
-
-// Two sets of tiles, so that one product runs while the other's sums are read out: tiles 0
-// and 3 hold sums (tokens x 16 int32), 1 and 4 activations (tokens x k_bytes), 2 and 5 the
-// strip's levels (k_bytes / 4 rows of 64 bytes).
-[[gnu::target("amx-tile")]] inline void configure_tiles(size_t tokens, size_t k_bytes) {
-    TileConfig c;
-    for (int set = 0; set < 6; set += 3) {
-        c.rows[set] = static_cast<uint8_t>(tokens), c.colsb[set] = 64;
-        c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = static_cast<uint16_t>(k_bytes);
-        c.rows[set + 2] = static_cast<uint8_t>(k_bytes / 4), c.colsb[set + 2] = 64;
-    }
-    _tile_loadconfig(&c);
-}
 
 }  // namespace kiln
