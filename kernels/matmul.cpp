@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <omp.h>
+
 #include "kernels/fp16.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
@@ -48,9 +50,9 @@ void block_to_tiles(const uint8_t* rows, size_t row_stride, size_t n_tokens, siz
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
     if (layout == Layout::strips16) {
         if (isa != Isa::amx) return {DType::Q8_0, nullptr};
-        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16};
-        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16};
-        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx};
+        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16, true};
+        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16, true};
+        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx, ActLayout::rows, true};
         return {DType::Q8_0, nullptr};
     }
     struct Entry {
@@ -125,6 +127,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
     constexpr size_t kBlockRows = kStripRows, kMaxOutputs = 4;  // a strips16 kernel takes whole strips
     struct Job {
         MatmulTileFn tile;
+        bool strip_runs;
         const uint8_t* w;
         size_t row_bytes, n_rows, n_cols;
         const uint8_t* x;
@@ -141,20 +144,29 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         const MatmulKernel k = matmul_kernel(w.type, isa, w.layout);
         size_t x_stride = 0;
         const uint8_t* x = in.rows(k.act_type, k.act_layout, isa, n_threads, x_stride);
-        jobs[j] = {k.tile, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),
+        jobs[j] = {k.tile, k.strip_runs, static_cast<const uint8_t*>(w.data), row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols),
                    w.n_rows, w.n_cols, x, x_stride, outputs[j].y, outputs[j].ldy, n_blocks};
         n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;
         work += w.n_rows * w.n_cols;
     }
     const size_t n_tokens = in.n_tokens();
     const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
-#pragma omp parallel for num_threads(n_threads) schedule(static) if (big && n_threads > 1)
-    for (size_t b = 0; b < n_blocks; ++b) {
-        size_t j = n_jobs - 1;
-        while (jobs[j].first_block > b) --j;
-        const Job& job = jobs[j];
-        const size_t r0 = (b - job.first_block) * kBlockRows, nr = std::min(kBlockRows, job.n_rows - r0);
-        job.tile(job.w + r0 * job.row_bytes, job.row_bytes, nr, job.x, job.x_stride, n_tokens, job.n_cols, job.y + r0, job.ldy);
+    // Each thread takes one contiguous range of blocks; a strip kernel takes its part of each
+    // matrix in one call.
+#pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
+    {
+        const auto n_team = static_cast<size_t>(omp_get_num_threads()), id = static_cast<size_t>(omp_get_thread_num());
+        const size_t end = n_blocks * (id + 1) / n_team;
+        for (size_t b = n_blocks * id / n_team; b < end;) {
+            size_t j = n_jobs - 1;
+            while (jobs[j].first_block > b) --j;
+            const Job& job = jobs[j];
+            const size_t job_end = j + 1 < n_jobs ? jobs[j + 1].first_block : n_blocks;
+            const size_t run = job.strip_runs ? std::min(end, job_end) - b : 1;
+            const size_t r0 = (b - job.first_block) * kBlockRows, nr = std::min(run * kBlockRows, job.n_rows - r0);
+            job.tile(job.w + r0 * job.row_bytes, job.row_bytes, nr, job.x, job.x_stride, n_tokens, job.n_cols, job.y + r0, job.ldy);
+            b += run;
+        }
     }
 }
 

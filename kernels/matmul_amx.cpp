@@ -232,16 +232,16 @@ constexpr std::array<AmxGroupFn<L>, sizeof...(T)> amx_groups(std::index_sequence
     return {strip_amx<L, T + 1>...};
 }
 
-// One strip of 16 rows (n_rows is always 16: strips16 matrices have whole strips).
+// Whole strips of 16 rows (n_rows a multiple of 16), one after another.
 template <class L>
 void tile_strips(KILN_MATMUL_TILE_ARGS) {
-    (void)row_bytes, (void)n_rows;
-    const size_t n_blocks = n / 32;
+    const size_t n_blocks = n / 32, strip_bytes = kStripRows * row_bytes;
     if (n_tokens < kAmxTokens) {
-        for (size_t t = 0; t < n_tokens; t += 2) {  // one group of n_tokens
-            if (n_tokens - t >= 2) strip_vnni<L, 2>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
-            else strip_vnni<L, 1>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
-        }
+        for (size_t r = 0; r < n_rows; r += kStripRows, w += strip_bytes, y += kStripRows)
+            for (size_t t = 0; t < n_tokens; t += 2) {  // one group of n_tokens
+                if (n_tokens - t >= 2) strip_vnni<L, 2>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
+                else strip_vnni<L, 1>(w, n_blocks, x, n_tokens, t, y + t * ldy, ldy);
+            }
         return;
     }
     static constexpr auto groups = amx_groups<L>(std::make_index_sequence<kTokens>());
@@ -250,17 +250,18 @@ void tile_strips(KILN_MATMUL_TILE_ARGS) {
     // several share a chunk unpacked up front.
     const bool ring = n_tokens <= kTokens;
     size_t configured = 0;
-    for (size_t b0 = 0; b0 < n_blocks; b0 += kChunk) {
-        const size_t nb = std::min(kChunk, n_blocks - b0);
-        if constexpr (!std::is_same_v<L, Q8_0Strip>)
-            if (!ring)
-                for (size_t b = 0; b < nb; ++b) unpack_block<L>(w, b0 + b, tiles + b * 512);
-        for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
-            const size_t tg = std::min(kTokens, n_tokens - t0);
-            if (tg != configured) configure_tiles(configured = tg);
-            groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, y + t0 * ldy, ldy);
+    for (size_t r = 0; r < n_rows; r += kStripRows, w += strip_bytes, y += kStripRows)
+        for (size_t b0 = 0; b0 < n_blocks; b0 += kChunk) {
+            const size_t nb = std::min(kChunk, n_blocks - b0);
+            if constexpr (!std::is_same_v<L, Q8_0Strip>)
+                if (!ring)
+                    for (size_t b = 0; b < nb; ++b) unpack_block<L>(w, b0 + b, tiles + b * 512);
+            for (size_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
+                const size_t tg = std::min(kTokens, n_tokens - t0);
+                if (tg != configured) configure_tiles(configured = tg);
+                groups[tg - 1](w, tiles, ring, n_blocks, b0, nb, x + t0 * x_stride, y + t0 * ldy, ldy);
+            }
         }
-    }
 }
 
 }  // namespace

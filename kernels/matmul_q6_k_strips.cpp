@@ -217,37 +217,38 @@ void super_block_amx(const Planes& u, __m512 d, const uint8_t* x, size_t x_strid
 
 }  // namespace
 
-// One strip of 16 rows (strips16 matrices have whole strips).
+// Whole strips of 16 rows (n_rows a multiple of 16), one after another.
 void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
-    (void)row_bytes, (void)n_rows;
-    const size_t n_super = n / QK_K;
-    if (n_tokens == 1) {
-        for (size_t sb = 0; sb < n_super; ++sb) super_block_direct(w + sb * kSuperBytes, x, sb, y);
-        return;
-    }
-    if (n_tokens < kAmxMin) {
-        Levels u;
+    const size_t n_super = n / QK_K, strip_bytes = kStripRows * row_bytes;
+    const size_t full = std::min(kAmxTokens, n_tokens), last = n_tokens % kAmxTokens;
+    if (n_tokens >= kAmxMin) configure(full, n_tokens > kAmxTokens ? last : 0);
+    for (size_t r = 0; r < n_rows; r += kStripRows, w += strip_bytes, y += kStripRows) {
+        if (n_tokens == 1) {
+            for (size_t sb = 0; sb < n_super; ++sb) super_block_direct(w + sb * kSuperBytes, x, sb, y);
+            continue;
+        }
+        if (n_tokens < kAmxMin) {
+            Levels u;
+            for (size_t sb = 0; sb < n_super; ++sb) {
+                const uint8_t* p = w + sb * kSuperBytes;
+                unpack(p, u);
+                super_block_vnni(u, load_d(p), x, x_stride, n_tokens, sb, y, ldy);
+            }
+            continue;
+        }
+        Planes u;
         for (size_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* p = w + sb * kSuperBytes;
-            unpack(p, u);
-            super_block_vnni(u, load_d(p), x, x_stride, n_tokens, sb, y, ldy);
+            for (size_t s = 0; s < 16; ++s) {
+                // Spread over the sub-blocks: a burst of a whole super-block's prefetches stalls.
+                prefetch_ahead(p + s * (kSuperBytes / 16), kSuperBytes / 16, kPrefetchFar, kPrefetchNear);
+                split_sub_block(p, s, u);
+            }
+            const __m512 d = load_d(p);
+            size_t t = 0;
+            for (; t + full <= n_tokens; t += full) super_block_amx(u, d, x + t * x_stride, x_stride, full, false, sb, y + t * ldy, ldy);
+            if (t < n_tokens) super_block_amx(u, d, x + t * x_stride, x_stride, n_tokens - t, true, sb, y + t * ldy, ldy);
         }
-        return;
-    }
-    const size_t full = std::min(kAmxTokens, n_tokens), last = n_tokens % kAmxTokens;
-    configure(full, n_tokens > kAmxTokens ? last : 0);
-    Planes u;
-    for (size_t sb = 0; sb < n_super; ++sb) {
-        const uint8_t* p = w + sb * kSuperBytes;
-        for (size_t s = 0; s < 16; ++s) {
-            // Spread over the sub-blocks: a burst of a whole super-block's prefetches stalls.
-            prefetch_ahead(p + s * (kSuperBytes / 16), kSuperBytes / 16, kPrefetchFar, kPrefetchNear);
-            split_sub_block(p, s, u);
-        }
-        const __m512 d = load_d(p);
-        size_t t = 0;
-        for (; t + full <= n_tokens; t += full) super_block_amx(u, d, x + t * x_stride, x_stride, full, false, sb, y + t * ldy, ldy);
-        if (t < n_tokens) super_block_amx(u, d, x + t * x_stride, x_stride, n_tokens - t, true, sb, y + t * ldy, ldy);
     }
 }
 
