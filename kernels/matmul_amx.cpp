@@ -134,6 +134,18 @@ template <class L>
     for (int k = 0; k < 8; ++k) _mm512_storeu_si512(tile + 64 * k, g[k]);
 }
 
+// acc[t] += the block's scales times its integer sums for token t. (A plain function: GCC
+// keeps acc in memory when lambdas capture it.)
+template <size_t T>
+[[gnu::always_inline]] inline void scale_block(__m512* acc, const uint8_t* strip_block, const uint8_t* x, size_t n_blocks,
+                                               size_t b, const int32_t* sums) {
+    const __m512 dw = strip_scales(strip_block);
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, n_blocks, T, t, b))),
+                                 _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
+}
+
 // A ring of this many unpacked blocks, when one token group unpacks as it goes.
 constexpr size_t kRing = 4;
 
@@ -177,13 +189,6 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
             if (ring)
                 for (size_t i = from; i < std::min(to, nb); ++i) unpack_block<L>(w, b0 + i, tiles + i % kRing * 512);
     };
-    const auto scale = [&](size_t b, const int32_t* sums) {
-        const __m512 dw = strip_scales(w + (b0 + b) * kBytes);
-#pragma GCC unroll 16
-        for (size_t t = 0; t < T; ++t)
-            acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(act_scale(x, n_blocks, T, t, b0 + b))),
-                                     _mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * t)), acc[t]);
-    };
     const auto stride = static_cast<long>(kLevels);
     // Software pipeline: the sums of a pair of blocks are stored while the next pair's
     // products run, and scaled one pair later, so no float step waits on a tile product.
@@ -201,16 +206,16 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
         _tile_dpbssd(3, 4, 5);
         unpack_ahead(b + 2, b + 4);  // while the products run
         if (b >= 2) {
-            scale(b - 2, c[par ^ 1][0]);
-            scale(b - 1, c[par ^ 1][1]);
+            scale_block<T>(acc, w + (b0 + b - 2) * kBytes, x, n_blocks, b0 + b - 2, c[par ^ 1][0]);
+            scale_block<T>(acc, w + (b0 + b - 1) * kBytes, x, n_blocks, b0 + b - 1, c[par ^ 1][1]);
         }
         _tile_stored(0, c[par][0], 64);
         _tile_stored(3, c[par][1], 64);
     }
     if (b >= 2) {
         const size_t par = ((b - 2) / 2) & 1;
-        scale(b - 2, c[par][0]);
-        scale(b - 1, c[par][1]);
+        scale_block<T>(acc, w + (b0 + b - 2) * kBytes, x, n_blocks, b0 + b - 2, c[par][0]);
+        scale_block<T>(acc, w + (b0 + b - 1) * kBytes, x, n_blocks, b0 + b - 1, c[par][1]);
     }
     if (b < nb) {
         _tile_loadd(1, a_tile(b), stride);
@@ -218,7 +223,7 @@ void strip_amx(const uint8_t* w, int8_t* tiles, bool ring, size_t n_blocks, size
         _tile_zero(0);
         _tile_dpbssd(0, 1, 2);
         _tile_stored(0, c[0][0], 64);
-        scale(b, c[0][0]);
+        scale_block<T>(acc, w + (b0 + b) * kBytes, x, n_blocks, b0 + b, c[0][0]);
     }
 #pragma GCC unroll 16
     for (size_t t = 0; t < T; ++t) _mm512_storeu_ps(y + t * ldy, acc[t]);
