@@ -123,9 +123,10 @@ __mmask16 lanes_below(size_t n, size_t first) {
     return n >= first + 16 ? __mmask16(0xFFFF) : n > first ? static_cast<__mmask16>((1u << (n - first)) - 1) : 0;
 }
 
-// r[i] (16 rows of 16) becomes its transpose: unpack pairs of rows, gather columns within
-// 128-bit lanes, then exchange the lanes four by four.
-void transpose16(__m512 r[16]) {
+// Stores the transpose of r[i] (16 rows of 16) as rows out + j * ld, j < n_out: unpack pairs
+// of rows, gather columns within 128-bit lanes, then exchange the lanes four by four, each
+// result stored as it is made (copying it back into r made GCC spill).
+[[gnu::always_inline]] inline void transpose16_store(__m512 r[16], float* out, size_t ld, size_t n_out) {
     __m512 t[16];
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -137,15 +138,17 @@ void transpose16(__m512 r[16]) {
         r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
         r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
     }
-    for (int c = 0; c < 4; ++c) {
+    const auto store = [&](size_t j, __m512 v) {
+        if (j < n_out) _mm512_storeu_ps(out + j * ld, v);
+    };
+    for (size_t c = 0; c < 4; ++c) {
         const __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44), u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
         const __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44), u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
-        t[c] = _mm512_shuffle_f32x4(u0, u2, 0x88);
-        t[4 + c] = _mm512_shuffle_f32x4(u0, u2, 0xDD);
-        t[8 + c] = _mm512_shuffle_f32x4(u1, u3, 0x88);
-        t[12 + c] = _mm512_shuffle_f32x4(u1, u3, 0xDD);
+        store(c, _mm512_shuffle_f32x4(u0, u2, 0x88));
+        store(4 + c, _mm512_shuffle_f32x4(u0, u2, 0xDD));
+        store(8 + c, _mm512_shuffle_f32x4(u1, u3, 0x88));
+        store(12 + c, _mm512_shuffle_f32x4(u1, u3, 0xDD));
     }
-    for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
 // kt[d * kBlock + p] = row p's element d by 16 x 16 tiles in registers; load(p, d0, dims)
@@ -161,8 +164,7 @@ void transpose_tiles(size_t np, size_t hd, float* kt, Load load) {
                 continue;
             }
             for (size_t i = 0; i < 16; ++i) r[i] = p0 + i < np ? load(p0 + i, d0, dims) : _mm512_setzero_ps();
-            transpose16(r);
-            for (size_t j = 0; j < 16 && d0 + j < hd; ++j) _mm512_storeu_ps(kt + (d0 + j) * kBlock + p0, r[j]);
+            transpose16_store(r, kt + d0 * kBlock + p0, kBlock, std::min<size_t>(16, hd - d0));
         }
     }
 }
