@@ -14,9 +14,14 @@
 namespace kiln {
 
 void rmsnorm(float* out, const float* x, const float* weight, size_t n, float eps) {
-    // Sum of squares in double: cheap for one row, and keeps long rows from drifting.
-    double ss = 0.0;
-    for (size_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+    // Sum of squares in double, which keeps long rows from drifting; in eight independent
+    // partial sums, since one chain of dependent adds took longer than the rest of the row.
+    double part[8] = {};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (size_t j = 0; j < 8; ++j) part[j] += static_cast<double>(x[i + j]) * x[i + j];
+    for (; i < n; ++i) part[i % 8] += static_cast<double>(x[i]) * x[i];
+    const double ss = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
     const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
