@@ -27,6 +27,7 @@ namespace {
 constexpr size_t kBlock = 64;    // positions per block
 constexpr size_t kMaxRows = 64;  // query rows per tile (when the group allows)
 constexpr size_t kAlign = 16;    // floats in a cache line
+constexpr int kRowsTogether = 4; // rows of one token that share the block's loads
 
 size_t group_of(const AttentionShape& s) { return s.n_head / s.n_kv_head; }
 size_t tokens_per_tile(const AttentionShape& s) { return std::max<size_t>(1, kMaxRows / group_of(s)); }
@@ -34,12 +35,12 @@ size_t rows_per_tile(const AttentionShape& s) { return tokens_per_tile(s) * grou
 
 size_t scratch_per_thread(const AttentionShape& s) {
     const size_t hd = s.head_dim, rows = rows_per_tile(s);
-    const size_t n = 3 * hd * kBlock + kBlock + 2 * rows + rows * hd;
+    const size_t n = 3 * hd * kBlock + kRowsTogether * kBlock + 2 * rows + rows * hd;
     return (n + kAlign - 1) / kAlign * kAlign;
 }
 
 // One thread's buffers: the block's keys transposed (kt[d * kBlock + p]) and values (v[p * hd
-// + d]), one row's scores, per tile row the running max m, sum l and output o, and the
+// + d]), the scores of up to kRowsTogether rows, per tile row the running max m, sum l and output o, and the
 // block's keys as rows (before the transposition).
 struct Work {
     float *kt, *v, *s, *m, *l, *o, *row;
@@ -51,7 +52,7 @@ Work work_at(float* base, const AttentionShape& sh) {
     w.kt = base;
     w.v = w.kt + hd * kBlock;
     w.s = w.v + hd * kBlock;
-    w.m = w.s + kBlock;
+    w.m = w.s + kRowsTogether * kBlock;
     w.l = w.m + rows;
     w.o = w.l + rows;
     w.row = w.o + rows * hd;
@@ -64,8 +65,10 @@ using ToFloatFn = void (*)(const uint8_t* src, size_t src_stride, size_t count, 
 using TransposeFn = void (*)(const float* rows, size_t np, size_t hd, float* kt);
 // The same straight from np cache rows, src_stride bytes apart.
 using KeysFn = void (*)(const uint8_t* src, size_t src_stride, size_t np, size_t hd, float* kt);
-// One row of the block against one query row: nv valid keys, scores scaled by scale.
-using RowFn = void (*)(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l);
+// n_rows rows of one token (queries q + r * hd, outputs o + r * hd, running m[r] and l[r])
+// against the block: nv valid keys, scores scaled by scale.
+using RowsFn = void (*)(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
+                        float* l);
 
 void to_float_generic(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
     for (size_t r = 0; r < count; ++r) dequantize_row(type, src + r * src_stride, dst + r * n, n);
@@ -100,6 +103,10 @@ void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w
         const float* vp = w.v + p * hd;
         for (size_t d = 0; d < hd; ++d) o[d] += sp * vp[d];
     }
+}
+
+void rows_scalar(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
+    for (size_t r = 0; r < n_rows; ++r) row_scalar(q + r * hd, nv, hd, scale, w, o + r * hd, m[r], l[r]);
 }
 
 #pragma GCC push_options
@@ -180,61 +187,110 @@ void keys_f16_avx512(const uint8_t* src, size_t src_stride, size_t np, size_t hd
     });
 }
 
-// Output rows of up to 16 * kChunks floats stay in registers while the block's values stream by.
-template <int kChunks>
-void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, float c, float* o) {
-    __m512 acc[kChunks];
-    __mmask16 mask[kChunks];
-#pragma GCC unroll 8
-    for (int j = 0; j < kChunks; ++j) {
-        mask[j] = lanes_below(hd, 16 * j);
-        acc[j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + 16 * j), _mm512_set1_ps(c));
+// R rows of one token (same nv) share each key and value load; per row the operations and
+// their order are exactly those of one row alone, so grouping never changes a result.
+
+// acc[r][j] = scores of row r (q + r * hd) against the block's positions 16j .. 16j + 15.
+template <int R>
+[[gnu::always_inline]] inline void scores_avx512(const float* q, size_t hd, const float* kt, __m512 (&acc)[R][4]) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_setzero_ps();
+    for (size_t d = 0; d < hd; ++d) {
+        const float* kd = kt + d * kBlock;
+        __m512 k[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; ++j) k[j] = _mm512_loadu_ps(kd + 16 * j);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            const __m512 qd = _mm512_set1_ps(q[r * hd + d]);
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_fmadd_ps(qd, k[j], acc[r][j]);
+        }
     }
-    for (size_t p = 0; p < nv; ++p) {
-        const __m512 sp = _mm512_set1_ps(s[p]);
-        const float* vp = v + p * hd;
-#pragma GCC unroll 8
-        for (int j = 0; j < kChunks; ++j) acc[j] = _mm512_fmadd_ps(sp, _mm512_maskz_loadu_ps(mask[j], vp + 16 * j), acc[j]);
-    }
-#pragma GCC unroll 8
-    for (int j = 0; j < kChunks; ++j) _mm512_mask_storeu_ps(o + 16 * j, mask[j], acc[j]);
 }
 
-void row_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
+// Output rows (o + r * hd, 16 * kChunks floats at most) stay in registers while the block's
+// values stream by; s holds row r's weights at s + r * kBlock, c[r] its rescale factor.
+template <int kChunks, int R>
+void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, const float* c, float* o) {
+    __m512 acc[R][kChunks];
+    __mmask16 mask[kChunks];
+#pragma GCC unroll 8
+    for (int j = 0; j < kChunks; ++j) mask[j] = lanes_below(hd, 16 * j);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int j = 0; j < kChunks; ++j) acc[r][j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + r * hd + 16 * j), _mm512_set1_ps(c[r]));
+    for (size_t p = 0; p < nv; ++p) {
+        const float* vp = v + p * hd;
+        __m512 vj[kChunks];
+#pragma GCC unroll 8
+        for (int j = 0; j < kChunks; ++j) vj[j] = _mm512_maskz_loadu_ps(mask[j], vp + 16 * j);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r) {
+            const __m512 sp = _mm512_set1_ps(s[r * kBlock + p]);
+#pragma GCC unroll 8
+            for (int j = 0; j < kChunks; ++j) acc[r][j] = _mm512_fmadd_ps(sp, vj[j], acc[r][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int j = 0; j < kChunks; ++j) _mm512_mask_storeu_ps(o + r * hd + 16 * j, mask[j], acc[r][j]);
+}
+
+template <int kChunks, int R>
+void rows_r_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
     static_assert(kBlock == 64);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (size_t d = 0; d < hd; ++d) {
-        const __m512 qd = _mm512_set1_ps(q[d]);
-        const float* kd = w.kt + d * kBlock;
+    __m512 acc[R][4];
+    scores_avx512<R>(q, hd, w.kt, acc);
+    float c[R];
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) acc[j] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(kd + 16 * j), acc[j]);
-    }
-    __m512 max = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < R; ++r) {
+        __m512 max = _mm512_set1_ps(-INFINITY);
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-        acc[j] = _mm512_mul_ps(acc[j], _mm512_set1_ps(scale));
-        max = _mm512_mask_max_ps(max, lanes_below(nv, 16 * j), max, acc[j]);
-    }
-    const float m_new = std::max(m, _mm512_reduce_max_ps(max));
-    const float c = std::exp(m - m_new);
-    float sum = 0.0f;
+        for (int j = 0; j < 4; ++j) {
+            acc[r][j] = _mm512_mul_ps(acc[r][j], _mm512_set1_ps(scale));
+            max = _mm512_mask_max_ps(max, lanes_below(nv, 16 * j), max, acc[r][j]);
+        }
+        const float m_new = std::max(m[r], _mm512_reduce_max_ps(max));
+        c[r] = std::exp(m[r] - m_new);  // 0 for the first block (m = -inf)
+        float sum = 0.0f;
 #pragma GCC unroll 4
-    for (int j = 0; j < 4; ++j) {
-        const __m512 e = _mm512_maskz_mov_ps(lanes_below(nv, 16 * j), exp_avx512(_mm512_sub_ps(acc[j], _mm512_set1_ps(m_new))));
-        _mm512_storeu_ps(w.s + 16 * j, e);
-        sum += _mm512_reduce_add_ps(e);
+        for (int j = 0; j < 4; ++j) {
+            const __m512 e = _mm512_maskz_mov_ps(lanes_below(nv, 16 * j), exp_avx512(_mm512_sub_ps(acc[r][j], _mm512_set1_ps(m_new))));
+            _mm512_storeu_ps(w.s + r * kBlock + 16 * j, e);
+            sum += _mm512_reduce_add_ps(e);
+        }
+        l[r] = l[r] * c[r] + sum;
+        m[r] = m_new;
     }
-    l = l * c + sum;
-    m = m_new;
+    accumulate_avx512<kChunks, R>(w.s, nv, hd, w.v, c, o);
+}
+
+// Rows that share each load: as many as keep the output rows in 16 registers.
+template <int kChunks>
+void rows_chunks_avx512(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
+                        float* l) {
+    constexpr int kMost = kChunks <= 4 ? 4 : 2;
+    static_assert(kMost <= kRowsTogether);
+    size_t r = 0;
+    for (; r + kMost <= n_rows; r += kMost) rows_r_avx512<kChunks, kMost>(q + r * hd, nv, hd, scale, w, o + r * hd, m + r, l + r);
+    for (; r < n_rows; ++r) rows_r_avx512<kChunks, 1>(q + r * hd, nv, hd, scale, w, o + r * hd, m + r, l + r);
+}
+
+void rows_avx512(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
     switch ((hd + 15) / 16) {
-        case 1: return accumulate_avx512<1>(w.s, nv, hd, w.v, c, o);
-        case 2: return accumulate_avx512<2>(w.s, nv, hd, w.v, c, o);
-        case 3: return accumulate_avx512<3>(w.s, nv, hd, w.v, c, o);
-        case 4: return accumulate_avx512<4>(w.s, nv, hd, w.v, c, o);
-        case 5: return accumulate_avx512<5>(w.s, nv, hd, w.v, c, o);
-        case 6: return accumulate_avx512<6>(w.s, nv, hd, w.v, c, o);
-        case 7: return accumulate_avx512<7>(w.s, nv, hd, w.v, c, o);
-        default: return accumulate_avx512<8>(w.s, nv, hd, w.v, c, o);  // attention() keeps hd <= 128 here
+        case 1: return rows_chunks_avx512<1>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 2: return rows_chunks_avx512<2>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 3: return rows_chunks_avx512<3>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 4: return rows_chunks_avx512<4>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 5: return rows_chunks_avx512<5>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 6: return rows_chunks_avx512<6>(q, n_rows, nv, hd, scale, w, o, m, l);
+        case 7: return rows_chunks_avx512<7>(q, n_rows, nv, hd, scale, w, o, m, l);
+        default: return rows_chunks_avx512<8>(q, n_rows, nv, hd, scale, w, o, m, l);  // attention() keeps hd <= 128 here
     }
 }
 
@@ -265,7 +321,7 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
                float* scratch, int n_threads) {
     const bool wide = has_avx512(isa);
     // The wide path keeps a row's output in at most 8 registers: heads of up to 128.
-    const RowFn row_fn = wide && sh.head_dim <= 128 ? row_avx512 : row_scalar;
+    const RowsFn rows_fn = wide && sh.head_dim <= 128 ? rows_avx512 : rows_scalar;
     const ToFloatFn to_float = wide ? to_float_avx512 : to_float_generic;
     const TransposeFn transpose = wide ? transpose_avx512 : transpose_generic;
     const KeysFn keys = wide && sh.kv_type == DType::F16 ? keys_f16_avx512 : nullptr;
@@ -298,11 +354,11 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
             for (size_t b0 = 0; b0 < end; b0 += kBlock) {
                 const size_t np = std::min(kBlock, end - b0);
                 load_block(sh, a, kvh, b0, np, w, to_float, transpose, keys);
-                for (size_t r = 0; r < rows; ++r) {
+                for (size_t r = 0; r < rows; r += group) {  // a token's rows: its heads of the group
                     const size_t t = t0 + r / group, pos = a.first_pos + t;
                     if (pos < b0) continue;
-                    const float* q = a.q + t * ldq + (kvh * group + r % group) * hd;
-                    row_fn(q, std::min(np, pos + 1 - b0), hd, scale, w, w.o + r * hd, w.m[r], w.l[r]);
+                    const float* q = a.q + t * ldq + kvh * group * hd;
+                    rows_fn(q, group, std::min(np, pos + 1 - b0), hd, scale, w, w.o + r * hd, w.m + r, w.l + r);
                 }
             }
             for (size_t r = 0; r < rows; ++r) {
