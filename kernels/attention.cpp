@@ -222,7 +222,8 @@ void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, con
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-        for (int j = 0; j < kChunks; ++j) acc[r][j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + r * hd + 16 * j), _mm512_set1_ps(c[r]));
+        for (int j = 0; j < kChunks; ++j)
+            acc[r][j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + r * hd + 16 * j), _mm512_set1_ps(c[r]));
     for (size_t p = 0; p < nv; ++p) {
         const float* vp = v + p * hd;
         __m512 vj[kChunks];

@@ -160,6 +160,7 @@ void configure_tiles(size_t tokens) {
         c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = kBytes;
         c.rows[set + 2] = kBytes / 4, c.colsb[set + 2] = 64;
     }
+    __asm__ volatile("" : : "m"(c));  // GCC 12 does not see ldtilecfg read c, and drops the stores
     _tile_loadconfig(&c);
 }
 

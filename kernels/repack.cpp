@@ -8,7 +8,8 @@
 namespace kiln {
 
 bool can_repack(DType type, size_t n_rows) {
-    return (type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q6_K) && n_rows % kStripRows == 0 && n_rows > 0;
+    return (type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_K || type == DType::Q6_K) && n_rows % kStripRows == 0 &&
+           n_rows > 0;
 }
 
 namespace {
@@ -56,6 +57,25 @@ void repack_strip_q6_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, u
     }
 }
 
+void repack_strip_q4_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    for (size_t b = 0; b < n_blocks; ++b) {
+        for (size_t r = 0; r < kStripRows; ++r) {
+            const auto& blk = reinterpret_cast<const BlockQ4_K*>(rows + r * row_bytes)[b];
+            std::memcpy(out + 2 * r, &blk.d, 2);
+            std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
+            for (int j = 0; j < 8; ++j) {
+                uint8_t sc, m;
+                get_scale_min_k4(j, blk.scales, sc, m);
+                out[64 + 16 * j + r] = static_cast<uint8_t>(sc | (m >> 4) << 6);
+                uint8_t& nib = out[192 + 16 * (j / 2) + r];
+                nib = static_cast<uint8_t>(j % 2 == 0 ? (m & 0xF) : (nib | (m & 0xF) << 4));
+            }
+            for (size_t g = 0; g < 32; ++g) std::memcpy(out + 256 + 64 * g + 4 * r, blk.qs + 4 * g, 4);
+        }
+        out += kStripRows * sizeof(BlockQ4_K);
+    }
+}
+
 }  // namespace
 
 void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
@@ -71,6 +91,7 @@ void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
             std::memcpy(copy.data(), p, strip);
             if (type == DType::Q8_0) repack_strip<BlockQ8_0>(copy.data(), rb, n_blocks, p);
             else if (type == DType::Q4_0) repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
+            else if (type == DType::Q4_K) repack_strip_q4_k(copy.data(), rb, n_blocks, p);
             else repack_strip_q6_k(copy.data(), rb, n_blocks, p);
         }
     }

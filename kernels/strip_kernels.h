@@ -1,4 +1,4 @@
-// Pieces the strip kernels (kernels/matmul_amx.cpp, kernels/matmul_q6_k_strips.cpp) share:
+// Pieces the strip kernels (kernels/matmul_amx.cpp, kernels/matmul_k_strips.cpp) share:
 // the prefetch of a strip's stream and the AMX tile configuration's memory layout.
 #pragma once
 

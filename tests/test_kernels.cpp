@@ -153,15 +153,15 @@ TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and
     }
 }
 
-TEST_CASE("strip kernels (AMX; Q6_K on VNNI) give the one-token result bit for bit at every batch size", "[kernels][amx]") {
+TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit for bit at every batch size", "[kernels][amx]") {
     if (!isa_supported(Isa::amx)) {
         WARN("SKIPPED: this CPU (or kernel) has no AMX");
         return;
     }
     std::mt19937 rng(11);
     const size_t rows = 48;
-    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q6_K}) {
-        const std::vector<size_t> sizes = type == DType::Q6_K ? std::vector<size_t>{256, 2048 + 256, 5632}
+    for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+        const std::vector<size_t> sizes = type == DType::Q4_K || type == DType::Q6_K ? std::vector<size_t>{256, 2048 + 256, 5632}
                                                               : std::vector<size_t>{32, 96, 2048 + 64, 5632};  // 5632: past one 64-block chunk
         for (size_t n : sizes) {
             Weights w = random_weights(type, rows, n, rng);
