@@ -53,6 +53,7 @@ MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
         if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16, true};
         if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16, true};
         if (type == DType::Q4_K) return {DType::Q8_K, matmul_tile_q4_k_strips_amx, ActLayout::rows, true};
+        if (type == DType::Q5_K) return {DType::Q8_K, matmul_tile_q5_k_strips_amx, ActLayout::rows, true};
         if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx, ActLayout::rows, true};
         return {DType::Q8_0, nullptr};
     }

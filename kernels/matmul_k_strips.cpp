@@ -1,9 +1,9 @@
-// K-quant weights (Q4_K, Q6_K) in strips of 16 rows (kernels/repack.h) against Q8_K
+// K-quant weights (Q4_K, Q5_K, Q6_K) in strips of 16 rows (kernels/repack.h) against Q8_K
 // activations, with the strip's 16 rows in the 16 lanes of a vector. Every way below computes,
 // per (row, token) and super-block, exact integer sums and then one float step, the scalar
 // reference's formula, so batching cannot change a result:
 //   Q6_K: sum of scale * (level - 32) * activation; y += (d * activation scale) * sum.
-//   Q4_K: sumi = sum of scale * level * activation and summ = sum of min * the activations'
+//   Q4_K, Q5_K: sumi = sum of scale * level * activation and summ = sum of min * the activations'
 //         sub-block sum; y += activation scale * (d * sumi - dmin * summ).
 //   - One token: straight from the strip; per sub-block VNNI dot products of the levels, times
 //     the sub-block's scale in integers (Q6_K's -32 offset comes out through the activations'
@@ -11,7 +11,7 @@
 //   - Two or three tokens: the same, the super-block's levels unpacked once.
 //   - Four or more: the super-block is unpacked once into its weights scale * level (Q6_K:
 //     scale * (level - 32)), split exactly into high and low bytes, w = 256 * hi + lo (lo
-//     unsigned; hi signed, -16..16 for Q6_K, 0..3 for Q4_K), so that AMX tile products sum a
+//     unsigned; hi signed, -16..16 for Q6_K, 0..3 for Q4_K, 0..7 for Q5_K), so that AMX tile products sum a
 //     whole super-block in integers: two products per 64 elements, one float step per
 //     super-block.
 #include <immintrin.h>
@@ -36,7 +36,7 @@ namespace kiln {
 
 namespace {
 
-constexpr size_t kSuperBytes = kStripRows * sizeof(BlockQ6_K), kSuperBytesQ4K = kStripRows * sizeof(BlockQ4_K);
+constexpr size_t kSuperBytes = kStripRows * sizeof(BlockQ6_K);
 constexpr size_t kAmxMin = 4, kAmxTokens = 16;  // calls with kAmxMin tokens or more take tile products
 constexpr size_t kPrefetchFar = 24576, kPrefetchNear = 2048;
 
@@ -141,10 +141,12 @@ void super_block_vnni(const Levels& u, __m512 d, const uint8_t* x, size_t x_stri
     }
 }
 
-// Q4_K strip super-block (kernels/repack.h): d, dmin, then per sub-block j each row's scale
-// with its min's top two bits, then the mins' low nibbles, then 32 groups of 16 rows x 4
-// bytes of levels.
-constexpr size_t kQ4KScales = 64, kQ4KMins = 192, kQ4KLevels = 256;
+// Q4_K and Q5_K strip super-block (kernels/repack.h): d, dmin, then per sub-block j each row's
+// scale with its min's top two bits, then the mins' low nibbles, then 32 groups of 16 rows x 4
+// bytes of levels' low four bits; Q5_K then has 8 groups of their fifth bits.
+constexpr size_t kQ4KScales = 64, kQ4KMins = 192, kK4Levels = 256, kQ5KHigh = 2304;
+template <bool kQ5>
+constexpr size_t kSuperBytesK4 = kStripRows * (kQ5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K));
 
 // Sub-block j: sc[j] has row r's scale in lane r, mins[j] row r's min in both 16-bit halves of
 // lane r (for dpwssd against a pair of activation group sums).
@@ -164,17 +166,26 @@ inline void load_scales_mins(const uint8_t* p, ScalesMins& s) {
     }
 }
 
-// Group g's levels: its bytes' low nibbles (sub-block 2 * (g / 8), elements 4 * (g % 8) ..
-// + 3 of it) and high nibbles (the same elements of the next sub-block).
-inline void q4_k_levels(const uint8_t* p, size_t g, __m512i& low, __m512i& high) {
+// Group g's levels: its bytes' low nibbles (sub-block 2c, c = g / 8, elements 4 * (g % 8) ..
+// + 3 of it) and high nibbles (the same elements of sub-block 2c + 1); for Q5_K with the
+// fifth bit, bit 2c (and 2c + 1) of the group's qh bytes, as bit 4.
+template <bool kQ5>
+inline void k4_levels(const uint8_t* p, size_t g, __m512i& low, __m512i& high) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
-    const __m512i z = _mm512_loadu_si512(p + kQ4KLevels + 64 * g);
+    const __m512i z = _mm512_loadu_si512(p + kK4Levels + 64 * g);
     low = _mm512_and_si512(z, low4);
     high = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
+    if constexpr (kQ5) {
+        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        const __m512i h = _mm512_loadu_si512(p + kQ5KHigh + 64 * (g % 8));
+        const auto c = static_cast<unsigned>(g / 8);
+        low = _mm512_or_si512(low, _mm512_and_si512(_mm512_slli_epi16(_mm512_srli_epi16(h, 2 * c), 4), bit4));
+        high = _mm512_or_si512(high, _mm512_and_si512(_mm512_slli_epi16(_mm512_srli_epi16(h, 2 * c + 1), 4), bit4));
+    }
 }
 
 // y = activation scale * (d * sumi - dmin * summ), plus y unless sb is the first super-block.
-inline void q4_k_finish(__m512i sumi, const __m512i mins[8], __m512 d, __m512 dmin, const BlockQ8_K& b, size_t sb, float* y) {
+inline void k4_finish(__m512i sumi, const __m512i mins[8], __m512 d, __m512 dmin, const BlockQ8_K& b, size_t sb, float* y) {
     __m512i summ = _mm512_setzero_si512();
     for (size_t j = 0; j < 8; ++j) summ = _mm512_dpwssd_epi32(summ, mins[j], broadcast4(b.bsums + 2 * j));
     const __m512 prev = sb == 0 ? _mm512_setzero_ps() : _mm512_loadu_ps(y);
@@ -184,7 +195,7 @@ inline void q4_k_finish(__m512i sumi, const __m512i mins[8], __m512 d, __m512 dm
 
 // Levels (8 groups each) of sub-blocks 2c and 2c + 1 against one token: sumi's share.
 template <class Levels8>
-inline __m512i q4_k_chunk_sum(const Levels8& low, const Levels8& high, const ScalesMins& s, size_t c, const int8_t* x) {
+inline __m512i k4_chunk_sum(const Levels8& low, const Levels8& high, const ScalesMins& s, size_t c, const int8_t* x) {
     __m512i i0 = _mm512_setzero_si512(), i1 = _mm512_setzero_si512();
     for (size_t k = 0; k < 8; ++k) {
         i0 = _mm512_dpbusd_epi32(i0, low[k], broadcast4(x + 64 * c + 4 * k));
@@ -193,39 +204,41 @@ inline __m512i q4_k_chunk_sum(const Levels8& low, const Levels8& high, const Sca
     return _mm512_add_epi32(_mm512_mullo_epi32(s.sc[2 * c], i0), _mm512_mullo_epi32(s.sc[2 * c + 1], i1));
 }
 
-void q4_k_super_block_direct(const uint8_t* p, const uint8_t* x, size_t sb, float* y) {
-    prefetch_ahead(p, kSuperBytesQ4K, kPrefetchFar, kPrefetchNear);
+template <bool kQ5>
+void k4_super_block_direct(const uint8_t* p, const uint8_t* x, size_t sb, float* y) {
+    prefetch_ahead(p, kSuperBytesK4<kQ5>, kPrefetchFar, kPrefetchNear);
     const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(x)[sb];
     ScalesMins s;
     load_scales_mins(p, s);
     __m512i sumi = _mm512_setzero_si512();
     for (size_t c = 0; c < 4; ++c) {
         __m512i low[8], high[8];
-        for (size_t k = 0; k < 8; ++k) q4_k_levels(p, 8 * c + k, low[k], high[k]);
-        sumi = _mm512_add_epi32(sumi, q4_k_chunk_sum(low, high, s, c, b.qs));
+        for (size_t k = 0; k < 8; ++k) k4_levels<kQ5>(p, 8 * c + k, low[k], high[k]);
+        sumi = _mm512_add_epi32(sumi, k4_chunk_sum(low, high, s, c, b.qs));
     }
-    q4_k_finish(sumi, s.mins, load_d(p), load_d(p + 32), b, sb, y);
+    k4_finish(sumi, s.mins, load_d(p), load_d(p + 32), b, sb, y);
 }
 
-struct alignas(64) Q4KLevels {
+struct alignas(64) K4Levels {
     __m512i low[32], high[32];  // by group
     ScalesMins s;
 };
 
-void q4_k_unpack(const uint8_t* p, Q4KLevels& u) {
-    prefetch_ahead(p, kSuperBytesQ4K, kPrefetchFar, kPrefetchNear);
+template <bool kQ5>
+void k4_unpack(const uint8_t* p, K4Levels& u) {
+    prefetch_ahead(p, kSuperBytesK4<kQ5>, kPrefetchFar, kPrefetchNear);
     load_scales_mins(p, u.s);
-    for (size_t g = 0; g < 32; ++g) q4_k_levels(p, g, u.low[g], u.high[g]);
+    for (size_t g = 0; g < 32; ++g) k4_levels<kQ5>(p, g, u.low[g], u.high[g]);
 }
 
-void q4_k_super_block_vnni(const Q4KLevels& u, const uint8_t* p, const uint8_t* x, size_t x_stride, size_t n_tokens, size_t sb,
+void k4_super_block_vnni(const K4Levels& u, const uint8_t* p, const uint8_t* x, size_t x_stride, size_t n_tokens, size_t sb,
                            float* y, size_t ldy) {
     const __m512 d = load_d(p), dmin = load_d(p + 32);
     for (size_t t = 0; t < n_tokens; ++t) {
         const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb];
         __m512i sumi = _mm512_setzero_si512();
-        for (size_t c = 0; c < 4; ++c) sumi = _mm512_add_epi32(sumi, q4_k_chunk_sum(u.low + 8 * c, u.high + 8 * c, u.s, c, b.qs));
-        q4_k_finish(sumi, u.s.mins, d, dmin, b, sb, y + t * ldy);
+        for (size_t c = 0; c < 4; ++c) sumi = _mm512_add_epi32(sumi, k4_chunk_sum(u.low + 8 * c, u.high + 8 * c, u.s, c, b.qs));
+        k4_finish(sumi, u.s.mins, d, dmin, b, sb, y + t * ldy);
     }
 }
 
@@ -260,9 +273,10 @@ inline void split_sub_block(const uint8_t* p, size_t s, Planes& u) {
     }
 }
 
-// Q4_K: sub-blocks 2c and 2c + 1 (chunk c) as weights scale * level into the planes, the same
-// way (levels 0..15 times scales 0..63: hi is 0..3).
-inline void q4_k_split_chunk(const uint8_t* p, const ScalesMins& s, size_t c, Planes& u) {
+// Q4_K, Q5_K: sub-blocks 2c and 2c + 1 (chunk c) as weights scale * level into the planes,
+// the same way (levels 0..15 or 0..31 times scales 0..63: hi is 0..3 or 0..7).
+template <bool kQ5>
+inline void k4_split_chunk(const uint8_t* p, const ScalesMins& s, size_t c, Planes& u) {
     const __m512i low_byte = _mm512_set1_epi16(0x00FF);
     constexpr int kLowFromA = 0xE4;  // (a & c) | (b & ~c)
     for (size_t half = 0; half < 2; ++half) {
@@ -271,7 +285,7 @@ inline void q4_k_split_chunk(const uint8_t* p, const ScalesMins& s, size_t c, Pl
         const __m512i scale_even = _mm512_and_si512(scale, low_byte), scale_odd = _mm512_andnot_si512(low_byte, scale);
         for (size_t k = 0; k < 8; ++k) {
             __m512i low, high;
-            q4_k_levels(p, 8 * c + k, low, high);
+            k4_levels<kQ5>(p, 8 * c + k, low, high);
             const __m512i levels = half == 0 ? low : high;
             const __m512i even = _mm512_maddubs_epi16(levels, scale_even), odd = _mm512_maddubs_epi16(levels, scale_odd);
             u.lo[16 * c + 8 * half + k] = _mm512_ternarylogic_epi32(even, _mm512_slli_epi16(odd, 8), low_byte, kLowFromA);
@@ -355,26 +369,27 @@ struct Q6K {
     };
 };
 
-struct Q4K {
-    static constexpr size_t kBytes = kSuperBytesQ4K;
-    using Unpacked = Q4KLevels;
-    static void direct(const uint8_t* p, const uint8_t* x, size_t sb, float* y) { q4_k_super_block_direct(p, x, sb, y); }
-    static void unpack(const uint8_t* p, Unpacked& u) { q4_k_unpack(p, u); }
+template <bool kQ5>
+struct K4 {
+    static constexpr size_t kBytes = kSuperBytesK4<kQ5>;
+    using Unpacked = K4Levels;
+    static void direct(const uint8_t* p, const uint8_t* x, size_t sb, float* y) { k4_super_block_direct<kQ5>(p, x, sb, y); }
+    static void unpack(const uint8_t* p, Unpacked& u) { k4_unpack<kQ5>(p, u); }
     static void vnni(const Unpacked& u, const uint8_t* p, const uint8_t* x, size_t x_stride, size_t n_tokens, size_t sb, float* y,
                      size_t ldy) {
-        q4_k_super_block_vnni(u, p, x, x_stride, n_tokens, sb, y, ldy);
+        k4_super_block_vnni(u, p, x, x_stride, n_tokens, sb, y, ldy);
     }
     static void split(const uint8_t* p, Planes& u) {
         ScalesMins s;
         load_scales_mins(p, s);
         for (size_t c = 0; c < 4; ++c) {
-            prefetch_ahead(p + c * (kSuperBytesQ4K / 4), kSuperBytesQ4K / 4, kPrefetchFar, kPrefetchNear);
-            q4_k_split_chunk(p, s, c, u);
+            prefetch_ahead(p + c * (kBytes / 4), kBytes / 4, kPrefetchFar, kPrefetchNear);
+            k4_split_chunk<kQ5>(p, s, c, u);
         }
     }
     struct Finish {
         explicit Finish(const uint8_t* p) : d(load_d(p)), dmin(load_d(p + 32)) { load_scales_mins(p, s); }
-        void operator()(__m512i sum, const BlockQ8_K& b, size_t sb, float* y) const { q4_k_finish(sum, s.mins, d, dmin, b, sb, y); }
+        void operator()(__m512i sum, const BlockQ8_K& b, size_t sb, float* y) const { k4_finish(sum, s.mins, d, dmin, b, sb, y); }
         __m512 d, dmin;
         ScalesMins s;
     };
@@ -417,7 +432,12 @@ void tile_k_strips(KILN_MATMUL_TILE_ARGS) {
 }  // namespace
 
 void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS) { tile_k_strips<Q6K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
-void matmul_tile_q4_k_strips_amx(KILN_MATMUL_TILE_ARGS) { tile_k_strips<Q4K>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
+    tile_k_strips<K4<false>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+void matmul_tile_q5_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
+    tile_k_strips<K4<true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
 
 #pragma GCC pop_options
 

@@ -36,8 +36,9 @@ KILN_QUANT_TILE(q6_k);
 // Strips of 16 rows on AMX (kernels/matmul_amx.cpp, kernels/repack.h).
 void matmul_tile_q8_0_strips_amx(KILN_MATMUL_TILE_ARGS);
 void matmul_tile_q4_0_strips_amx(KILN_MATMUL_TILE_ARGS);
-// Q4_K and Q6_K strips: VNNI, and AMX for 4 or more tokens (kernels/matmul_k_strips.cpp).
+// Q4_K, Q5_K and Q6_K strips: VNNI, and AMX for 4 or more tokens (kernels/matmul_k_strips.cpp).
 void matmul_tile_q4_k_strips_amx(KILN_MATMUL_TILE_ARGS);
+void matmul_tile_q5_k_strips_amx(KILN_MATMUL_TILE_ARGS);
 void matmul_tile_q6_k_strips_amx(KILN_MATMUL_TILE_ARGS);
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 #include "kernels/repack.h"
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/quants.h"
@@ -8,8 +9,8 @@
 namespace kiln {
 
 bool can_repack(DType type, size_t n_rows) {
-    return (type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_K || type == DType::Q6_K) && n_rows % kStripRows == 0 &&
-           n_rows > 0;
+    const bool has_strips = type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+    return has_strips && n_rows % kStripRows == 0 && n_rows > 0;
 }
 
 namespace {
@@ -57,10 +58,12 @@ void repack_strip_q6_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, u
     }
 }
 
-void repack_strip_q4_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+// Q4_K and Q5_K (whose extra qh comes last).
+template <class Block>
+void repack_strip_k4(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
     for (size_t b = 0; b < n_blocks; ++b) {
         for (size_t r = 0; r < kStripRows; ++r) {
-            const auto& blk = reinterpret_cast<const BlockQ4_K*>(rows + r * row_bytes)[b];
+            const auto& blk = reinterpret_cast<const Block*>(rows + r * row_bytes)[b];
             std::memcpy(out + 2 * r, &blk.d, 2);
             std::memcpy(out + 32 + 2 * r, &blk.dmin, 2);
             for (int j = 0; j < 8; ++j) {
@@ -71,8 +74,10 @@ void repack_strip_q4_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, u
                 nib = static_cast<uint8_t>(j % 2 == 0 ? (m & 0xF) : (nib | (m & 0xF) << 4));
             }
             for (size_t g = 0; g < 32; ++g) std::memcpy(out + 256 + 64 * g + 4 * r, blk.qs + 4 * g, 4);
+            if constexpr (std::is_same_v<Block, BlockQ5_K>)
+                for (size_t k = 0; k < 8; ++k) std::memcpy(out + 2304 + 64 * k + 4 * r, blk.qh + 4 * k, 4);
         }
-        out += kStripRows * sizeof(BlockQ4_K);
+        out += kStripRows * sizeof(Block);
     }
 }
 
@@ -91,7 +96,8 @@ void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
             std::memcpy(copy.data(), p, strip);
             if (type == DType::Q8_0) repack_strip<BlockQ8_0>(copy.data(), rb, n_blocks, p);
             else if (type == DType::Q4_0) repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
-            else if (type == DType::Q4_K) repack_strip_q4_k(copy.data(), rb, n_blocks, p);
+            else if (type == DType::Q4_K) repack_strip_k4<BlockQ4_K>(copy.data(), rb, n_blocks, p);
+            else if (type == DType::Q5_K) repack_strip_k4<BlockQ5_K>(copy.data(), rb, n_blocks, p);
             else repack_strip_q6_k(copy.data(), rb, n_blocks, p);
         }
     }

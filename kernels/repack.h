@@ -1,4 +1,4 @@
-// Weights rearranged at load time for the strip kernels: Q8_0, Q4_0, Q4_K and Q6_K matrices in strips of 16
+// Weights rearranged at load time for the strip kernels: Q8_0, Q4_0, Q4_K, Q5_K and Q6_K matrices in strips of 16
 // rows, block by block, in the order tile products read them. A strip takes exactly the bytes
 // of its 16 rows, so the rearrangement happens in place and row offsets stay valid per strip.
 //
@@ -12,11 +12,12 @@
 //   N0: low nibbles of levels 16s+i (low half) and 16s+4+i (high half) of row r,
 //   N1: the same for levels 16s+8+i and 16s+12+i,
 //   H:  the top two bits of those four levels, in bits 0-1, 2-3, 4-5, 6-7.
-// Q4_K, per strip and super-block: the 16 rows' f16 d (32 bytes) and dmin (32 bytes); per
+// Q4_K and Q5_K, per strip and super-block: the 16 rows' f16 d (32 bytes) and dmin (32 bytes); per
 // 32-element sub-block j, 16 bytes (row r at byte r) of scale | (min >> 4) << 6; per pair of
 // sub-blocks, 16 bytes of the mins' low nibbles (sub-block 2p low, 2p + 1 high); then 32
 // groups of (16 rows x 4 bytes): group g holds bytes 4g..4g+3 of each row's qs, whose low
-// nibbles are levels of sub-block 2 * (g / 8) and high nibbles of the next one.
+// nibbles are levels of sub-block 2 * (g / 8) and high nibbles of the next one; Q5_K then has
+// 8 groups of (16 rows x 4 bytes): group k holds bytes 4k..4k+3 of each row's qh.
 #pragma once
 
 #include <cstddef>
