@@ -144,7 +144,7 @@ void super_block_vnni(const Levels& u, __m512 d, const uint8_t* x, size_t x_stri
 // Q4_K and Q5_K strip super-block (kernels/repack.h): d, dmin, then per sub-block j each row's
 // scale with its min's top two bits, then the mins' low nibbles, then 32 groups of 16 rows x 4
 // bytes of levels' low four bits; Q5_K then has 8 groups of their fifth bits.
-constexpr size_t kQ4KScales = 64, kQ4KMins = 192, kK4Levels = 256, kQ5KHigh = 2304;
+constexpr size_t kK4Scales = 64, kK4Mins = 192, kK4Levels = 256, kQ5KHigh = 2304;
 template <bool kQ5>
 constexpr size_t kSuperBytesK4 = kStripRows * (kQ5 ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K));
 
@@ -157,8 +157,8 @@ struct ScalesMins {
 
 inline void load_scales_mins(const uint8_t* p, ScalesMins& s) {
     for (size_t j = 0; j < 8; ++j) {
-        const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQ4KScales + 16 * j)));
-        const __m512i nib = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kQ4KMins + 16 * (j / 2))));
+        const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kK4Scales + 16 * j)));
+        const __m512i nib = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kK4Mins + 16 * (j / 2))));
         const __m512i low = j % 2 == 0 ? _mm512_and_si512(nib, _mm512_set1_epi32(15)) : _mm512_srli_epi32(nib, 4);
         const __m512i m = _mm512_or_si512(low, _mm512_slli_epi32(_mm512_srli_epi32(sc, 6), 4));
         s.sc[j] = _mm512_and_si512(sc, _mm512_set1_epi32(63));
@@ -173,14 +173,19 @@ template <bool kQ5>
 inline void k4_levels(const uint8_t* p, size_t g, __m512i& low, __m512i& high) {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     const __m512i z = _mm512_loadu_si512(p + kK4Levels + 64 * g);
-    low = _mm512_and_si512(z, low4);
-    high = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
     if constexpr (kQ5) {
-        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        // Bit j of each qh byte to bit 4, by an affine byte map (byte 3 of the matrix picks the
+        // input bits of output bit 4), then (nibble & 15) | that in one ternary op.
+        constexpr int kAndOr = 0xEA;  // (a & b) | c
         const __m512i h = _mm512_loadu_si512(p + kQ5KHigh + 64 * (g % 8));
-        const auto c = static_cast<unsigned>(g / 8);
-        low = _mm512_or_si512(low, _mm512_and_si512(_mm512_slli_epi16(_mm512_srli_epi16(h, 2 * c), 4), bit4));
-        high = _mm512_or_si512(high, _mm512_and_si512(_mm512_slli_epi16(_mm512_srli_epi16(h, 2 * c + 1), 4), bit4));
+        const auto j = static_cast<unsigned>(2 * (g / 8));
+        const __m512i bit_low = _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(static_cast<long long>(1ull << (24 + j))), 0);
+        const __m512i bit_high = _mm512_gf2p8affine_epi64_epi8(h, _mm512_set1_epi64(static_cast<long long>(1ull << (25 + j))), 0);
+        low = _mm512_ternarylogic_epi32(z, low4, bit_low, kAndOr);
+        high = _mm512_ternarylogic_epi32(_mm512_srli_epi16(z, 4), low4, bit_high, kAndOr);
+    } else {
+        low = _mm512_and_si512(z, low4);
+        high = _mm512_and_si512(_mm512_srli_epi16(z, 4), low4);
     }
 }
 
