@@ -237,7 +237,7 @@ void k4_unpack(const uint8_t* p, K4Levels& u) {
 }
 
 void k4_super_block_vnni(const K4Levels& u, const uint8_t* p, const uint8_t* x, size_t x_stride, size_t n_tokens, size_t sb,
-                           float* y, size_t ldy) {
+                         float* y, size_t ldy) {
     const __m512 d = load_d(p), dmin = load_d(p + 32);
     for (size_t t = 0; t < n_tokens; ++t) {
         const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(x + t * x_stride)[sb];
@@ -284,15 +284,19 @@ template <bool kQ5>
 inline void k4_split_chunk(const uint8_t* p, const ScalesMins& s, size_t c, Planes& u) {
     const __m512i low_byte = _mm512_set1_epi16(0x00FF);
     constexpr int kLowFromA = 0xE4;  // (a & c) | (b & ~c)
+    __m512i scale_even[2], scale_odd[2];
     for (size_t half = 0; half < 2; ++half) {
         // Byte 4r + i: row r's scale of sub-block 2c + half.
         const __m512i scale = _mm512_mullo_epi32(s.sc[2 * c + half], _mm512_set1_epi32(0x01010101));
-        const __m512i scale_even = _mm512_and_si512(scale, low_byte), scale_odd = _mm512_andnot_si512(low_byte, scale);
-        for (size_t k = 0; k < 8; ++k) {
-            __m512i low, high;
-            k4_levels<kQ5>(p, 8 * c + k, low, high);
-            const __m512i levels = half == 0 ? low : high;
-            const __m512i even = _mm512_maddubs_epi16(levels, scale_even), odd = _mm512_maddubs_epi16(levels, scale_odd);
+        scale_even[half] = _mm512_and_si512(scale, low_byte);
+        scale_odd[half] = _mm512_andnot_si512(low_byte, scale);
+    }
+    for (size_t k = 0; k < 8; ++k) {
+        __m512i levels[2];
+        k4_levels<kQ5>(p, 8 * c + k, levels[0], levels[1]);
+        for (size_t half = 0; half < 2; ++half) {
+            const __m512i even = _mm512_maddubs_epi16(levels[half], scale_even[half]);
+            const __m512i odd = _mm512_maddubs_epi16(levels[half], scale_odd[half]);
             u.lo[16 * c + 8 * half + k] = _mm512_ternarylogic_epi32(even, _mm512_slli_epi16(odd, 8), low_byte, kLowFromA);
             u.hi[16 * c + 8 * half + k] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 8), odd, low_byte, kLowFromA);
         }
