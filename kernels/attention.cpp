@@ -27,7 +27,7 @@ namespace {
 constexpr size_t kBlock = 64;    // positions per block
 constexpr size_t kMaxRows = 64;  // query rows per tile (when the group allows)
 constexpr size_t kAlign = 16;    // floats in a cache line
-constexpr int kRowsTogether = 4; // rows of one token that share the block's loads
+constexpr int kRowsTogether = 4;  // rows of one token that share the block's loads
 
 size_t group_of(const AttentionShape& s) { return s.n_head / s.n_kv_head; }
 size_t tokens_per_tile(const AttentionShape& s) { return std::max<size_t>(1, kMaxRows / group_of(s)); }
@@ -40,8 +40,8 @@ size_t scratch_per_thread(const AttentionShape& s) {
 }
 
 // One thread's buffers: the block's keys transposed (kt[d * kBlock + p]) and values (v[p * hd
-// + d]), the scores of up to kRowsTogether rows, per tile row the running max m, sum l and output o, and the
-// block's keys as rows (before the transposition).
+// + d]), the scores of up to kRowsTogether rows, per tile row the running max m, sum l and
+// output o, and the block's keys as rows (before the transposition).
 struct Work {
     float *kt, *v, *s, *m, *l, *o, *row;
 };
