@@ -183,8 +183,8 @@ std::vector<WeightMatrix*> Model::matrices() {
 }
 
 void Model::repack() {
-    // The AMX kernels want Q8_0, Q4_0 and the K-quants in strips; rearranging needs the weights in memory
-    // of our own (the copy), and leaves the token embeddings, read by rows, alone.
+    // The AMX kernels want Q8_0, Q4_0 and the K-quants in strips; rearranging needs the weights
+    // in memory of our own (the copy), and leaves the token embeddings, read by rows, alone.
     if (isa_ != Isa::amx || !gguf_.copied()) return;
     size_t bytes = 0;
     for (WeightMatrix* w : matrices()) {

@@ -50,11 +50,11 @@ void block_to_tiles(const uint8_t* rows, size_t row_stride, size_t n_tokens, siz
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
     if (layout == Layout::strips16) {
         if (isa != Isa::amx) return {DType::Q8_0, nullptr};
-        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16, true};
-        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16, true};
-        if (type == DType::Q4_K) return {DType::Q8_K, matmul_tile_q4_k_strips_amx, ActLayout::rows, true};
-        if (type == DType::Q5_K) return {DType::Q8_K, matmul_tile_q5_k_strips_amx, ActLayout::rows, true};
-        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx, ActLayout::rows, true};
+        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16};
+        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16};
+        if (type == DType::Q4_K) return {DType::Q8_K, matmul_tile_q4_k_strips_amx};
+        if (type == DType::Q5_K) return {DType::Q8_K, matmul_tile_q5_k_strips_amx};
+        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx};
         return {DType::Q8_0, nullptr};
     }
     struct Entry {
@@ -146,7 +146,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         const MatmulKernel k = matmul_kernel(w.type, isa, w.layout);
         size_t x_stride = 0;
         const uint8_t* x = in.rows(k.act_type, k.act_layout, isa, n_threads, x_stride);
-        jobs[j] = {k.tile, k.strip_runs, static_cast<const uint8_t*>(w.data),
+        jobs[j] = {k.tile, w.layout == Layout::strips16, static_cast<const uint8_t*>(w.data),
                    row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols), w.n_rows, w.n_cols, x, x_stride, outputs[j].y,
                    outputs[j].ldy, n_blocks};
         n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;

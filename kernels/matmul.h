@@ -34,11 +34,11 @@ struct MatmulKernel {
     DType act_type;     // F32 (float weights), Q8_0 (Q8_0, Q4_0) or Q8_K (K-quants)
     MatmulTileFn tile;  // nullptr when kiln has no kernel for the type
     ActLayout act_layout = ActLayout::rows;
-    // Takes any run of whole 16-row strips in one call (the strips16 kernels: they set the
-    // AMX tile configuration, which costs as much as a few blocks, once per call).
-    bool strip_runs = false;
 };
 
+// A strips16 kernel takes any run of whole 16-row strips in one call (it sets the AMX tile
+// configuration, which costs as much as a few blocks, once per call); other kernels take up to
+// 16 rows at a time, so that each block of rows stays in cache while every token passes.
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout = Layout::rows);
 
 // One matmul input: float rows, converted on first use into each activation type a

@@ -2,9 +2,9 @@
 // tiles (ActLayout::tiles16), for the `amx` level. Per 32-element block, the exact integer dot
 // products of the 16 rows with each token come from one AMX tile product (A = up to 16
 // tokens' levels, one contiguous tile; B = the strip's levels, as repacked; C = tokens x 16
-// int32) or, for one to three tokens, from VNNI dot products; then each block's scales apply in float
-// and blocks add up in order. Both ways give the same sums and the same float steps, so a
-// token's result never depends on its batch.
+// int32) or, for one to three tokens, from VNNI dot products; then each block's scales apply
+// in float and blocks add up in order. Both ways give the same sums and the same float steps,
+// so a token's result never depends on its batch.
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -160,8 +160,7 @@ void configure_tiles(size_t tokens) {
         c.rows[set + 1] = static_cast<uint8_t>(tokens), c.colsb[set + 1] = kBytes;
         c.rows[set + 2] = kBytes / 4, c.colsb[set + 2] = 64;
     }
-    __asm__ volatile("" : : "m"(c));  // GCC 12 does not see ldtilecfg read c, and drops the stores
-    _tile_loadconfig(&c);
+    load_tile_config(c);
 }
 
 // A group of T tokens against blocks [b0, b0 + nb): one tile product per block, two blocks

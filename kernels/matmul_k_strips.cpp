@@ -314,8 +314,7 @@ void configure(size_t tokens, size_t last) {
         for (int t : {0, 1, 2}) c.rows[t + 5 * set] = rows, c.colsb[t + 5 * set] = 64;
     }
     for (int t : {3, 4}) c.rows[t] = 16, c.colsb[t] = 64;
-    __asm__ volatile("" : : "m"(c));  // GCC 12 does not see ldtilecfg read c, and drops the stores
-    _tile_loadconfig(&c);
+    load_tile_config(c);
 }
 
 // The whole super-block's integer sums for a group of tokens: tiles HI and LO, activations in
@@ -354,7 +353,8 @@ void super_block_amx(const Planes& u, const Finish& finish, const uint8_t* x, si
 
 #undef KILN_PLANE_TILE_SUMS
 
-// What the strip driver below needs of each type.
+// What the strip driver below needs of each type. Finish holds a super-block's scales for the
+// float step (K4's split reads its scales from there too).
 struct Q6K {
     static constexpr size_t kBytes = kSuperBytes;
     using Unpacked = Levels;
@@ -364,7 +364,8 @@ struct Q6K {
                      size_t ldy) {
         super_block_vnni(u, load_d(p), x, x_stride, n_tokens, sb, y, ldy);
     }
-    static void split(const uint8_t* p, Planes& u) {
+    struct Finish;
+    static void split(const uint8_t* p, const Finish&, Planes& u) {
         for (size_t s = 0; s < 16; ++s) {
             // Spread over the sub-blocks: a burst of a whole super-block's prefetches stalls.
             prefetch_ahead(p + s * (kSuperBytes / 16), kSuperBytes / 16, kPrefetchFar, kPrefetchNear);
@@ -388,12 +389,11 @@ struct K4 {
                      size_t ldy) {
         k4_super_block_vnni(u, p, x, x_stride, n_tokens, sb, y, ldy);
     }
-    static void split(const uint8_t* p, Planes& u) {
-        ScalesMins s;
-        load_scales_mins(p, s);
+    struct Finish;
+    static void split(const uint8_t* p, const Finish& f, Planes& u) {
         for (size_t c = 0; c < 4; ++c) {
             prefetch_ahead(p + c * (kBytes / 4), kBytes / 4, kPrefetchFar, kPrefetchNear);
-            k4_split_chunk<kQ5>(p, s, c, u);
+            k4_split_chunk<kQ5>(p, f.s, c, u);
         }
     }
     struct Finish {
@@ -427,8 +427,8 @@ void tile_k_strips(KILN_MATMUL_TILE_ARGS) {
         Planes u;
         for (size_t sb = 0; sb < n_super; ++sb) {
             const uint8_t* p = w + sb * K::kBytes;
-            K::split(p, u);
             const typename K::Finish finish(p);
+            K::split(p, finish, u);
             size_t t = 0;
             for (; t < n_tokens; t += full) {
                 const size_t group = std::min(full, n_tokens - t);

@@ -1,5 +1,5 @@
 // Pieces the strip kernels (kernels/matmul_amx.cpp, kernels/matmul_k_strips.cpp) share:
-// the prefetch of a strip's stream and the AMX tile configuration's memory layout.
+// the prefetch of a strip's stream and the AMX tile configuration.
 #pragma once
 
 #include <immintrin.h>
@@ -25,5 +25,12 @@ struct alignas(64) TileConfig {
     uint16_t colsb[16] = {};
     uint8_t rows[16] = {};
 };
+
+// ldtilecfg from c. (GCC 12 does not see ldtilecfg read memory and drops the stores that built
+// c unless something else reads it: the empty asm does.)
+[[gnu::target("amx-tile")]] inline void load_tile_config(const TileConfig& c) {
+    __asm__ volatile("" : : "m"(c));
+    _tile_loadconfig(&c);
+}
 
 }  // namespace kiln

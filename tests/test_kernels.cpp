@@ -161,8 +161,9 @@ TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit f
     std::mt19937 rng(11);
     const size_t rows = 48;
     for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
-        const std::vector<size_t> sizes = type_info(static_cast<uint32_t>(type))->block_elems == QK_K ? std::vector<size_t>{256, 2048 + 256, 5632}
-                                                              : std::vector<size_t>{32, 96, 2048 + 64, 5632};  // 5632: past one 64-block chunk
+        const bool k_quant = type_info(static_cast<uint32_t>(type))->block_elems == QK_K;
+        const std::vector<size_t> sizes = k_quant ? std::vector<size_t>{256, 2048 + 256, 5632}
+                                                  : std::vector<size_t>{32, 96, 2048 + 64, 5632};  // 5632: past one 64-block chunk
         for (size_t n : sizes) {
             Weights w = random_weights(type, rows, n, rng);
             const Weights plain = w;
