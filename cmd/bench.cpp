@@ -105,7 +105,7 @@ int run_bench_command(const BenchArgs& a) {
         const size_t params = model_params(*model);
         // Mixture-of-Experts models as llama.cpp names them ("8x…"); their tg bandwidth counts
         // the weights a token reads: the router and the experts it uses.
-        const LlamaConfig& c = model->config();
+        const ModelConfig& c = model->config();
         const std::string experts = c.n_expert > 0 ? std::to_string(c.n_expert) + "x" + std::to_string(c.n_expert_used) + " MoE " : "";
         const std::string type = "llama " + experts + scaled(params, true) + " " + file_type_name(model->gguf());
         for (int t : threads) {

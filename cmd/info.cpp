@@ -5,6 +5,7 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/forward.h"
+#include "engine/session.h"
 #include "kernels/cpu.h"
 
 namespace kiln::cli {
@@ -38,7 +39,7 @@ std::string describe(const GgufValue& v) {
 int info(const InfoArgs& a) {
     const auto model = open_model(a.model);
     const GgufFile& g = model->gguf();
-    const LlamaConfig& c = model->config();
+    const ModelConfig& c = model->config();
     const size_t n_ctx = context_size(*model, a.ctx);
     std::printf("file: %s (GGUF v%u, %s)\n", a.model.path.c_str(), g.version(), format_bytes(g.file_size()).c_str());
     std::printf("\nmetadata (%zu keys):\n", g.metadata().size());
@@ -51,12 +52,15 @@ int info(const InfoArgs& a) {
         std::printf("  %-32s %-6s %-22s %llu\n", t.name.c_str(), type_info(static_cast<uint32_t>(t.type))->name,
                     shape.c_str(), static_cast<unsigned long long>(t.n_bytes));
     }
-    std::printf("\nmodel: %zu layers, dim %zu, ffn %zu, %zu heads (%zu KV), head size %zu, vocab %zu, trained context %zu\n",
-                c.n_layer, c.n_embd, c.n_ff, c.n_head, c.n_kv_head, c.head_dim, c.n_vocab, c.n_ctx_train);
+    std::printf("\nmodel: %s, %zu layers, dim %zu, ffn %zu, %zu heads (%zu KV), head size %zu, vocab %zu, trained context %zu\n",
+                std::string(c.arch->name).c_str(), c.n_layer, c.n_embd, c.n_ff, c.n_head, c.n_kv_head, c.head_dim, c.n_vocab,
+                c.n_ctx_train);
     if (c.n_expert > 0) std::printf("mixture of experts: %zu experts per layer, %zu used per token\n", c.n_expert, c.n_expert_used);
+    const size_t n_batch = SessionOptions{}.n_batch;
     std::printf("memory: weights %s (%s), KV cache %s for a context of %zu (f16)\n", format_bytes(model->weight_bytes()).c_str(),
                 model->gguf().copied() ? "copied" : "mapped",
-                format_bytes(KvCache::bytes(c, n_ctx, DType::F16)).c_str(), n_ctx);
+                format_bytes(KvCache::bytes(c, n_ctx, DType::F16, n_batch)).c_str(), n_ctx);
+    if (const std::string swa = sliding_window_summary(c, n_ctx, n_batch); !swa.empty()) std::printf("sliding window: %s\n", swa.c_str());
     std::printf("kernels: %s (best on this CPU: %s)\n", isa_name(model->isa()), isa_name(detect_isa()));
     return 0;
 }

@@ -107,6 +107,8 @@ int run(RunArgs a) {
         throw Error("the prompt has " + std::to_string(prompt.size()) + " tokens, which leaves no room in a context of " +
                     std::to_string(so.n_ctx) + " (raise -c/--ctx-size)");
     spdlog::info("seed {}", a.gen.sampler.seed);
+    if (const std::string swa = sliding_window_summary(model->config(), so.n_ctx, so.n_batch); !swa.empty())
+        spdlog::info("{}", swa);
     spdlog::debug("prompt: {} tokens, context {}, {} threads, kernels {}", prompt.size(), so.n_ctx, so.n_threads,
                   isa_name(model->isa()));
     if (color) spdlog::info("colors: \x1b[32mp >= 0.9\x1b[0m \x1b[33mp >= 0.5\x1b[0m \x1b[38;5;208mp >= 0.25\x1b[0m \x1b[31mp < 0.25\x1b[0m");

@@ -17,7 +17,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b) { return std::c
 }  // namespace
 
 struct BatchRunner::Slot {
-    Slot(const LlamaConfig& config, size_t n_ctx, DType cache_type) : cache(config, n_ctx, cache_type) {}
+    Slot(const ModelConfig& config, size_t n_ctx, DType cache_type, size_t n_batch) : cache(config, n_ctx, cache_type, n_batch) {}
 
     KvCache cache;
     std::optional<BatchRequest> request;
@@ -36,7 +36,7 @@ namespace {
 const BatchOptions& checked(const Model& model, const BatchOptions& options) {
     if (options.n_parallel == 0) throw Error("--parallel must be at least 1");
     if (options.n_ctx < 2) throw Error("context size must be at least 2");
-    check_memory(options.n_parallel * KvCache::bytes(model.config(), options.n_ctx, options.cache_type),
+    check_memory(options.n_parallel * KvCache::bytes(model.config(), options.n_ctx, options.cache_type, options.n_batch),
                  "the KV cache of " + std::to_string(options.n_parallel) + " sequences of " + std::to_string(options.n_ctx) +
                      " positions");
     return options;
@@ -48,13 +48,13 @@ BatchRunner::BatchRunner(const Model& model, const BatchOptions& options)
     : model_(model), options_(checked(model, options)),
       forward_(model, options.n_batch, options.n_threads) {
     for (size_t i = 0; i < options.n_parallel; ++i)
-        slots_.push_back(std::make_unique<Slot>(model.config(), options.n_ctx, options.cache_type));
+        slots_.push_back(std::make_unique<Slot>(model.config(), options.n_ctx, options.cache_type, options.n_batch));
 }
 
 BatchRunner::~BatchRunner() = default;
 
 size_t BatchRunner::kv_bytes() const {
-    return options_.n_parallel * KvCache::bytes(model_.config(), options_.n_ctx, options_.cache_type);
+    return options_.n_parallel * KvCache::bytes(model_.config(), options_.n_ctx, options_.cache_type, options_.n_batch);
 }
 
 void BatchRunner::run(const Source& next, const Sink& done, const StepHook& after_step) {

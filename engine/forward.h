@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,30 +16,42 @@
 
 namespace kiln {
 
-// Keys and values of one sequence: per layer and KV head, n_ctx rows of head_dim elements of
-// the cache type (F32, F16 or Q8_0). Head by head, so that attention, which reads one head's
-// positions in order, reads contiguous memory.
+// Keys and values of one sequence: per layer and KV head, a row of head_dim elements of the
+// cache type (F32, F16 or Q8_0) per position it holds. Head by head, so that attention, which
+// reads one head's positions in order, reads contiguous memory. A layer with a sliding window
+// holds only the positions its window and one forward pass need, as a ring (position p at
+// p % positions(layer)); the others hold the whole context.
 class KvCache {
 public:
-    // Throws Error when the type cannot hold the model's heads.
-    KvCache(const LlamaConfig& config, size_t n_ctx, DType type);
+    // n_batch: the most tokens of this sequence one forward pass takes. Throws Error when the
+    // type cannot hold the model's heads.
+    KvCache(const ModelConfig& config, size_t n_ctx, DType type, size_t n_batch);
     size_t n_ctx() const { return n_ctx_; }
+    size_t n_batch() const { return n_batch_; }
     DType type() const { return type_; }
     size_t head_bytes() const { return head_bytes_; }
-    size_t head_stride() const { return n_ctx_ * head_bytes_; }
+    size_t positions(size_t layer) const { return positions_[layer]; }
+    size_t head_stride(size_t layer) const { return positions_[layer] * head_bytes_; }
     size_t bytes() const { return k_.size() + v_.size(); }
-    uint8_t* k(size_t layer) { return k_.data() + layer * n_kv_head_ * head_stride(); }
-    uint8_t* v(size_t layer) { return v_.data() + layer * n_kv_head_ * head_stride(); }
+    uint8_t* k(size_t layer) { return k_.data() + offsets_[layer]; }
+    uint8_t* v(size_t layer) { return v_.data() + offsets_[layer]; }
 
-    // Bytes of a cache of this type holding n_ctx positions.
-    static size_t bytes(const LlamaConfig& config, size_t n_ctx, DType type);
+    // Bytes of a cache of this type for n_ctx positions and passes of up to n_batch tokens.
+    static size_t bytes(const ModelConfig& config, size_t n_ctx, DType type, size_t n_batch);
+    // The same were every layer to hold the whole context.
+    static size_t bytes_full(const ModelConfig& config, size_t n_ctx, DType type);
 
 private:
-    size_t n_ctx_;
+    size_t n_ctx_, n_batch_;
     DType type_;
-    size_t n_kv_head_, head_bytes_;
+    size_t head_bytes_;
+    std::vector<size_t> positions_, offsets_;  // per layer
     AlignedVector<uint8_t> k_, v_;
 };
+
+// What the cache of a model with sliding-window layers holds, in one line ("" for a model
+// without them): how many layers slide, over how many positions, and the bytes saved.
+std::string sliding_window_summary(const ModelConfig& config, size_t n_ctx, size_t n_batch);
 
 // "f32", "f16", "q8_0": the KV cache types.
 std::optional<DType> parse_cache_type(std::string_view name);
@@ -63,10 +76,13 @@ public:
 
     // Runs every run's tokens (at most n_batch in all) and returns the logits they ask for,
     // n_vocab floats per row, rows in the order of the runs. The caller checks token ids and
-    // that each run fits its cache; the caches share one type.
+    // that each run fits its cache; the caches share one type and size.
     std::span<const float> run(std::span<const TokenRun> runs);
 
 private:
+    // Q, K and V of layer l for xb_'s n rows into q_, k_new_, v_new_: projections, biases,
+    // per-head norms and RoPE.
+    void qkv(size_t l, size_t n);
     // out (n rows of n_embd) = the feed-forward network f of input_'s n rows.
     void ffn(const FfnWeights& f, size_t n, float* out);
     // xb2_ = the mixture of experts of xb_'s n rows.
@@ -76,7 +92,8 @@ private:
     size_t n_batch_;
     int n_threads_;
     AlignedVector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
-    AlignedVector<float> rope_;  // per token, its position's rotation (rope_table), for every layer
+    // Per RoPE of the model (ModelConfig::ropes) and token, its position's rotation (rope_table).
+    AlignedVector<float> rope_;
     // Mixture of experts: router logits, each token's chosen experts and their weights, and
     // per expert the (token, slot) rows it serves, their inputs and outputs.
     AlignedVector<float> router_, weight_, gathered_, expert_out_;

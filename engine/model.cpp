@@ -1,5 +1,7 @@
 #include "engine/model.h"
 
+#include <cmath>
+#include <optional>
 #include <string>
 
 #include "engine/error.h"
@@ -57,6 +59,20 @@ WeightMatrix matrix(const GgufFile& g, const std::string& name, size_t cols, siz
     return WeightMatrix{t.data, t.type, rows, cols};
 }
 
+// Consecutive blocks of rows of one 2-D tensor [cols, sum of rows], as separate matrices.
+std::vector<WeightMatrix> row_slices(const GgufFile& g, const std::string& name, size_t cols, std::initializer_list<size_t> rows) {
+    size_t total = 0;
+    for (size_t r : rows) total += r;
+    const GgufTensor& t = tensor(g, name, {cols, total});
+    std::vector<WeightMatrix> out;
+    const uint8_t* data = t.data;
+    for (size_t r : rows) {
+        out.push_back(WeightMatrix{data, t.type, r, cols});
+        data += matrix_bytes(out.back());
+    }
+    return out;
+}
+
 // The n matrices of a 3-D tensor [cols, rows, n], one after the other in the file.
 std::vector<WeightMatrix> expert_matrices(const GgufFile& g, const std::string& name, size_t cols, size_t rows, size_t n) {
     const GgufTensor& t = tensor(g, name, {cols, rows, n});
@@ -83,39 +99,94 @@ std::unique_ptr<Tokenizer> load_tokenizer(const GgufFile& g, const std::string& 
     return load_spm_tokenizer(path, g.get_bool("tokenizer.ggml.add_bos_token").value_or(true));
 }
 
-LlamaConfig read_config(const GgufFile& g) {
-    const auto arch = g.get_string("general.architecture");
-    if (!arch) throw Error("missing metadata key 'general.architecture'");
-    if (*arch != "llama") throw Error("architecture '" + std::string(*arch) + "' is not supported (kiln runs 'llama')");
-    LlamaConfig c;
-    c.n_layer = required(g, "llama.block_count");
-    c.n_embd = required(g, "llama.embedding_length");
-    c.n_ff = required(g, "llama.feed_forward_length");
-    c.n_head = required(g, "llama.attention.head_count");
-    c.n_kv_head = optional(g, "llama.attention.head_count_kv", c.n_head);
-    c.n_ctx_train = required(g, "llama.context_length");
-    if (c.n_embd % c.n_head != 0)
-        throw Error("embedding_length " + std::to_string(c.n_embd) + " is not a multiple of head_count " +
-                    std::to_string(c.n_head));
+std::string supported_architectures() {
+    std::string names;
+    for (const Architecture& a : architectures()) names += (names.empty() ? "" : ", ") + std::string(a.name);
+    return names;
+}
+
+// The metadata keys of one architecture: "<arch>.<key>".
+struct Keys {
+    const GgufFile& g;
+    std::string prefix;
+
+    std::string key(const char* k) const { return prefix + k; }
+    size_t required(const char* k) const { return kiln::required(g, key(k)); }
+    size_t optional(const char* k, size_t fallback) const { return kiln::optional(g, key(k), fallback); }
+    std::optional<double> real(const char* k) const { return g.get_float(key(k)); }
+};
+
+ModelConfig read_config(const GgufFile& g) {
+    const auto name = g.get_string("general.architecture");
+    if (!name) throw Error("missing metadata key 'general.architecture'");
+    const Architecture* arch = find_architecture(*name);
+    if (arch == nullptr)
+        throw Error("architecture '" + std::string(*name) + "' is not supported (kiln runs " + supported_architectures() + ")");
+    const Keys k{g, std::string(arch->name) + "."};
+    ModelConfig c;
+    c.arch = arch;
+    c.n_layer = k.required("block_count");
+    c.n_embd = k.required("embedding_length");
+    c.n_head = k.required("attention.head_count");
+    c.n_kv_head = k.optional("attention.head_count_kv", c.n_head);
+    c.n_ctx_train = k.required("context_length");
     if (c.n_head % c.n_kv_head != 0)
         throw Error("head_count " + std::to_string(c.n_head) + " is not a multiple of head_count_kv " +
                     std::to_string(c.n_kv_head));
-    c.head_dim = c.n_embd / c.n_head;
-    c.rot_dim = optional(g, "llama.rope.dimension_count", c.head_dim);
+    if (!g.find(k.key("attention.key_length")) && c.n_embd % c.n_head != 0)
+        throw Error("embedding_length " + std::to_string(c.n_embd) + " is not a multiple of head_count " +
+                    std::to_string(c.n_head) + " and attention.key_length is missing");
+    c.head_dim = k.optional("attention.key_length", c.n_embd / c.n_head);
+    if (const size_t v = k.optional("attention.value_length", c.head_dim); v != c.head_dim)
+        throw Error("attention.value_length " + std::to_string(v) + " differs from attention.key_length " +
+                    std::to_string(c.head_dim) + " (kiln needs them equal)");
+    c.rot_dim = k.optional("rope.dimension_count", c.head_dim);
     if (c.rot_dim > c.head_dim || c.rot_dim % 2 != 0)
         throw Error("rope.dimension_count " + std::to_string(c.rot_dim) + " must be even and at most the head size " +
                     std::to_string(c.head_dim));
-    c.rope_freq_base = static_cast<float>(g.get_float("llama.rope.freq_base").value_or(10000.0));
-    c.norm_eps = static_cast<float>(g.get_float("llama.attention.layer_norm_rms_epsilon").value_or(1e-5));
-    if (!(c.rope_freq_base > 0.0f)) throw Error("rope.freq_base must be positive");
+    c.norm_eps = static_cast<float>(k.real("attention.layer_norm_rms_epsilon").value_or(1e-5));
     if (!(c.norm_eps > 0.0f && c.norm_eps < 1.0f)) throw Error("layer_norm_rms_epsilon must be in (0, 1)");
-    if (g.get_uint("llama.expert_count").value_or(0) > 0) {  // some converters write 0 for dense models
-        c.n_expert = required(g, "llama.expert_count");
-        c.n_expert_used = required(g, "llama.expert_used_count");
+
+    // Gemma 3 27B scales scores by its query_pre_attn_scalar, n_embd / n_head, which llama.cpp
+    // recognises by the layer count since its files do not carry it.
+    const bool gemma_27b = arch->name == "gemma3" && c.n_layer == 62;
+    c.attn_scale = 1.0f / std::sqrt(static_cast<float>(gemma_27b ? c.n_embd / c.n_head : c.head_dim));
+
+    RopeConfig rope;
+    rope.freq_base = static_cast<float>(k.real("rope.freq_base").value_or(10000.0));
+    if (!(rope.freq_base > 0.0f)) throw Error("rope.freq_base must be positive");
+    const auto scaling = g.get_string(k.key("rope.scaling.type"));
+    if (scaling && *scaling == "linear") {
+        const double factor = k.real("rope.scaling.factor").value_or(1.0);
+        if (!(factor >= 1.0 && factor <= 1024.0)) throw Error("rope.scaling.factor must be in [1, 1024]");
+        rope.freq_scale = static_cast<float>(1.0 / factor);
+    } else if (scaling && *scaling != "none" && *scaling != "longrope") {
+        throw Error("rope.scaling.type '" + std::string(*scaling) + "' is not supported (kiln runs none, linear, longrope)");
+    }
+    c.ropes.push_back(rope);
+    c.rope_attn_factor = static_cast<float>(k.real("rope.scaling.attn_factor").value_or(1.0));
+    if (!(c.rope_attn_factor > 0.0f && c.rope_attn_factor <= 16.0f)) throw Error("rope.scaling.attn_factor must be in (0, 16]");
+    c.rope_ctx_orig = k.optional("rope.scaling.original_context_length", c.n_ctx_train);
+
+    c.layers.assign(c.n_layer, LayerConfig{});
+    if (arch->swa_pattern > 0) {
+        const size_t window = k.required("attention.sliding_window");
+        c.ropes.push_back({arch->swa_rope_base, 1.0f});
+        for (size_t l = 0; l < c.n_layer; ++l)
+            if (l % arch->swa_pattern < arch->swa_pattern - 1) c.layers[l] = {window, 1};
+    }
+
+    if (arch->experts || g.get_uint(k.key("expert_count")).value_or(0) > 0) {  // some converters write 0 for dense models
+        c.n_expert = k.required("expert_count");
+        c.n_expert_used = k.required("expert_used_count");
         if (c.n_expert > kMaxExperts || c.n_expert_used > c.n_expert)
             throw Error("expert_used_count " + std::to_string(c.n_expert_used) + " of expert_count " +
                         std::to_string(c.n_expert) + " is out of range (at most " + std::to_string(kMaxExperts) +
                         " experts)");
+        c.n_ff = g.find(k.key("expert_feed_forward_length")) ? k.required("expert_feed_forward_length")
+                                                               : k.required("feed_forward_length");
+    } else {
+        c.n_ff = k.required("feed_forward_length");
     }
     return c;
 }
@@ -128,29 +199,60 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     m->isa_ = options.isa;
     try {
         const GgufFile& g = m->gguf_;
-        LlamaConfig& c = m->config_;
+        ModelConfig& c = m->config_;
         c = read_config(g);
         m->tokenizer_ = load_tokenizer(g, options.tokenizer_path);
         c.n_vocab = m->tokenizer_->n_vocab();
 
-        if (g.find_tensor("rope_freqs.weight") != nullptr) {
-            c.rope_freq_factors = vector(g, "rope_freqs.weight", c.rot_dim / 2);
-            for (float f : c.rope_freq_factors)
-                if (!(f > 0.0f)) throw Error("rope_freqs.weight holds a factor that is not positive");
+        const size_t half = c.rot_dim / 2;
+        const auto factors = [&](const char* name) {
+            std::vector<float> f = vector(g, name, half);
+            for (float v : f)
+                if (!(v > 0.0f)) throw Error(std::string(name) + " holds a factor that is not positive");
+            return f;
+        };
+        if (g.find_tensor("rope_freqs.weight") != nullptr) c.rope_freq_factors = factors("rope_freqs.weight");
+        if (g.find_tensor("rope_factors_long.weight") != nullptr) {  // Phi-3's LongRoPE
+            c.rope_factors_long = factors("rope_factors_long.weight");
+            c.rope_freq_factors = factors("rope_factors_short.weight");
         }
         m->token_embd_ = matrix(g, "token_embd.weight", c.n_embd, c.n_vocab);
         m->output_norm_ = vector(g, "output_norm.weight", c.n_embd);
         m->output_ = g.find_tensor("output.weight") ? matrix(g, "output.weight", c.n_embd, c.n_vocab) : m->token_embd_;
+        const Architecture& arch = *c.arch;
+        const size_t q_dim = c.q_dim(), kv_dim = c.kv_dim();
         for (size_t l = 0; l < c.n_layer; ++l) {
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
             w.attn_norm = vector(g, p + "attn_norm.weight", c.n_embd);
-            w.wq = matrix(g, p + "attn_q.weight", c.n_embd, c.n_head * c.head_dim);
-            w.wk = matrix(g, p + "attn_k.weight", c.n_embd, c.kv_dim());
-            w.wv = matrix(g, p + "attn_v.weight", c.n_embd, c.kv_dim());
-            w.wo = matrix(g, p + "attn_output.weight", c.n_head * c.head_dim, c.n_embd);
+            if (g.find_tensor(p + "attn_qkv.weight") != nullptr) {  // fused: Q, K and V rows one after the other
+                const auto qkv = row_slices(g, p + "attn_qkv.weight", c.n_embd, {q_dim, kv_dim, kv_dim});
+                w.wq = qkv[0], w.wk = qkv[1], w.wv = qkv[2];
+            } else {
+                w.wq = matrix(g, p + "attn_q.weight", c.n_embd, q_dim);
+                w.wk = matrix(g, p + "attn_k.weight", c.n_embd, kv_dim);
+                w.wv = matrix(g, p + "attn_v.weight", c.n_embd, kv_dim);
+            }
+            w.wo = matrix(g, p + "attn_output.weight", q_dim, c.n_embd);
+            if (arch.qkv_bias) {
+                w.bq = vector(g, p + "attn_q.bias", q_dim);
+                w.bk = vector(g, p + "attn_k.bias", kv_dim);
+                w.bv = vector(g, p + "attn_v.bias", kv_dim);
+            }
+            if (arch.qk_norm) {
+                w.q_norm = vector(g, p + "attn_q_norm.weight", c.head_dim);
+                w.k_norm = vector(g, p + "attn_k_norm.weight", c.head_dim);
+            }
+            if (arch.post_norms) {
+                w.post_attn_norm = vector(g, p + "post_attention_norm.weight", c.n_embd);
+                w.post_ffn_norm = vector(g, p + "post_ffw_norm.weight", c.n_embd);
+            }
             w.ffn_norm = vector(g, p + "ffn_norm.weight", c.n_embd);
-            if (c.n_expert == 0) {
+            if (c.n_expert == 0 && arch.fused_gate_up) {  // ffn_up: gate rows, then up rows
+                const auto gate_up = row_slices(g, p + "ffn_up.weight", c.n_embd, {c.n_ff, c.n_ff});
+                w.ffn.gate = gate_up[0], w.ffn.up = gate_up[1];
+                w.ffn.down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+            } else if (c.n_expert == 0) {
                 w.ffn.gate = matrix(g, p + "ffn_gate.weight", c.n_embd, c.n_ff);
                 w.ffn.up = matrix(g, p + "ffn_up.weight", c.n_embd, c.n_ff);
                 w.ffn.down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);

@@ -1,4 +1,4 @@
-// A Llama model loaded from GGUF: hyperparameters, weights (pointing into the mapped file)
+// A model of one of the architectures of engine/arch.h loaded from GGUF: hyperparameters, weights (pointing into the mapped file)
 // and tokenizer. Immutable once loaded, so any number of sessions and threads may share it.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/arch.h"
 #include "engine/gguf.h"
 #include "kernels/cpu.h"
 #include "kernels/matmul.h"
@@ -13,34 +14,67 @@
 
 namespace kiln {
 
-struct LlamaConfig {
+// A layer's attention: how far back it looks and which RoPE it rotates by.
+struct LayerConfig {
+    size_t window = 0;  // sliding window in positions (a token sees itself and window - 1 before); 0: all
+    size_t rope = 0;    // index into ModelConfig::ropes
+};
+
+// One RoPE: theta_i = pos * freq_scale * freq_base^(-2i / rot_dim) / factor_i.
+struct RopeConfig {
+    float freq_base = 10000.0f;
+    float freq_scale = 1.0f;  // rope.scaling.type linear: 1 / rope.scaling.factor
+};
+
+// The hyperparameters of a model, read from its architecture's metadata keys.
+struct ModelConfig {
+    const Architecture* arch = nullptr;
     size_t n_layer = 0;
     size_t n_embd = 0;
-    size_t n_ff = 0;
+    size_t n_ff = 0;          // of a dense FFN, or of each expert
     size_t n_head = 0;
     size_t n_kv_head = 0;
-    size_t head_dim = 0;
+    size_t head_dim = 0;      // attention.key_length (= value_length), else n_embd / n_head
     size_t rot_dim = 0;       // leading elements of each head that RoPE rotates
     size_t n_ctx_train = 0;
     size_t n_vocab = 0;
-    float rope_freq_base = 10000.0f;
-    std::vector<float> rope_freq_factors;  // rope_freqs.weight (Llama 3.1+), rot_dim / 2 values; empty: none
     float norm_eps = 1e-5f;
-    size_t n_expert = 0;       // Mixture-of-Experts layers (Mixtral): experts per layer; 0: dense
+    float attn_scale = 0.0f;  // scores = q.k * attn_scale
+    std::vector<RopeConfig> ropes;
+    std::vector<LayerConfig> layers;
+    // Per-pair divisors of RoPE frequencies, rot_dim / 2 values each (empty: none):
+    // rope_freqs.weight (Llama 3.1+), or Phi-3's LongRoPE pair, the long one taken when the
+    // context exceeds rope_ctx_orig; rope_attn_factor then multiplies cos and sin.
+    std::vector<float> rope_freq_factors;
+    std::vector<float> rope_factors_long;
+    size_t rope_ctx_orig = 0;
+    float rope_attn_factor = 1.0f;
+    size_t n_expert = 0;       // Mixture-of-Experts layers: experts per layer; 0: dense
     size_t n_expert_used = 0;  // experts each token goes through
 
+    size_t q_dim() const { return n_head * head_dim; }
     size_t kv_dim() const { return n_kv_head * head_dim; }
+    // The frequency divisors for a context of n_ctx positions, or nullptr.
+    const float* rope_factors(size_t n_ctx) const {
+        if (!rope_factors_long.empty() && n_ctx > rope_ctx_orig) return rope_factors_long.data();
+        return rope_freq_factors.empty() ? nullptr : rope_freq_factors.data();
+    }
 };
 
-// A SwiGLU feed-forward network: down(silu(gate x) * up x).
+// A gated feed-forward network: down(act(gate x) * up x).
 struct FfnWeights {
     WeightMatrix gate, up, down;
 };
 
+// Vectors the architecture does not have are empty.
 struct LayerWeights {
     std::vector<float> attn_norm;
     WeightMatrix wq, wk, wv, wo;
+    std::vector<float> bq, bk, bv;          // biases of the Q, K, V projections
+    std::vector<float> q_norm, k_norm;      // per-head RMSNorm weights, head_dim each
+    std::vector<float> post_attn_norm;      // the attention output's norm, before the residual
     std::vector<float> ffn_norm;
+    std::vector<float> post_ffn_norm;
     FfnWeights ffn;                   // dense layers
     WeightMatrix router;              // MoE layers: ffn_gate_inp, one logit per expert
     std::vector<FfnWeights> experts;  // MoE layers: slices of the 3-D *_exps tensors
@@ -58,7 +92,7 @@ public:
     static std::unique_ptr<const Model> load(const std::string& path, const ModelOptions& options);
 
     const GgufFile& gguf() const { return gguf_; }
-    const LlamaConfig& config() const { return config_; }
+    const ModelConfig& config() const { return config_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }
     Isa isa() const { return isa_; }
 
@@ -81,7 +115,7 @@ private:
     std::vector<WeightMatrix*> matrices();  // every matrix the forward pass multiplies by
 
     GgufFile gguf_;
-    LlamaConfig config_;
+    ModelConfig config_;
     std::unique_ptr<Tokenizer> tokenizer_;
     Isa isa_ = Isa::scalar;
     WeightMatrix token_embd_{};

@@ -13,15 +13,16 @@ namespace {
 SessionOptions checked(const Model& model, SessionOptions options) {
     if (options.n_ctx == 0) throw Error("context size must be at least 1");
     if (options.n_threads < 1) throw Error("thread count must be at least 1");
-    check_memory(KvCache::bytes(model.config(), options.n_ctx, options.cache_type), "a context of " + std::to_string(options.n_ctx) + " positions (KV cache)");
     options.n_batch = std::clamp<size_t>(options.n_batch, 1, options.n_ctx);
+    check_memory(KvCache::bytes(model.config(), options.n_ctx, options.cache_type, options.n_batch),
+                 "a context of " + std::to_string(options.n_ctx) + " positions (KV cache)");
     return options;
 }
 
 }  // namespace
 
 Session::Session(const Model& model, const SessionOptions& options)
-    : model_(model), options_(checked(model, options)), cache_(model.config(), options_.n_ctx, options_.cache_type),
+    : model_(model), options_(checked(model, options)), cache_(model.config(), options_.n_ctx, options_.cache_type, options_.n_batch),
       forward_(model, options_.n_batch, options_.n_threads),
       sampler_(SamplerParams{}, model.config().n_vocab) {}
 
@@ -32,7 +33,7 @@ Sampler& Session::start(const SamplerParams& params) {
 }
 
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {
-    const LlamaConfig& c = model_.config();
+    const ModelConfig& c = model_.config();
     if (tokens.empty()) throw Error("nothing to evaluate");
     if (tokens.size() > options_.n_ctx - n_past_)
         throw Error("context is full: " + std::to_string(n_past_) + " + " + std::to_string(tokens.size()) +

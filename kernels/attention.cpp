@@ -66,9 +66,9 @@ using TransposeFn = void (*)(const float* rows, size_t np, size_t hd, float* kt)
 // The same straight from np cache rows, src_stride bytes apart.
 using KeysFn = void (*)(const uint8_t* src, size_t src_stride, size_t np, size_t hd, float* kt);
 // n_rows rows of one token (queries q + r * hd, outputs o + r * hd, running m[r] and l[r])
-// against the block: nv valid keys, scores scaled by scale.
-using RowsFn = void (*)(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
-                        float* l);
+// against the block: valid keys lo .. nv - 1, scores scaled by scale.
+using RowsFn = void (*)(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o,
+                        float* m, float* l);
 
 void to_float_generic(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
     for (size_t r = 0; r < count; ++r) dequantize_row(type, src + r * src_stride, dst + r * n, n);
@@ -81,32 +81,33 @@ void transpose_generic(const float* rows, size_t np, size_t hd, float* kt) {
 }
 
 // The scalar reference.
-void row_scalar(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
+void row_scalar(const float* q, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o, float& m, float& l) {
     float* s = w.s;
     std::fill_n(s, nv, 0.0f);
     for (size_t d = 0; d < hd; ++d) {
         const float qd = q[d];
         const float* kd = w.kt + d * kBlock;
-        for (size_t p = 0; p < nv; ++p) s[p] += qd * kd[p];
+        for (size_t p = lo; p < nv; ++p) s[p] += qd * kd[p];
     }
     float block_max = -INFINITY;
-    for (size_t p = 0; p < nv; ++p) block_max = std::max(block_max, s[p] *= scale);
+    for (size_t p = lo; p < nv; ++p) block_max = std::max(block_max, s[p] *= scale);
     const float m_new = std::max(m, block_max);
     const float c = std::exp(m - m_new);  // 0 for the first block (m = -inf)
     float sum = 0.0f;
-    for (size_t p = 0; p < nv; ++p) sum += (s[p] = std::exp(s[p] - m_new));
+    for (size_t p = lo; p < nv; ++p) sum += (s[p] = std::exp(s[p] - m_new));
     l = l * c + sum;
     m = m_new;
     for (size_t d = 0; d < hd; ++d) o[d] *= c;
-    for (size_t p = 0; p < nv; ++p) {
+    for (size_t p = lo; p < nv; ++p) {
         const float sp = s[p];
         const float* vp = w.v + p * hd;
         for (size_t d = 0; d < hd; ++d) o[d] += sp * vp[d];
     }
 }
 
-void rows_scalar(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
-    for (size_t r = 0; r < n_rows; ++r) row_scalar(q + r * hd, nv, hd, scale, w, o + r * hd, m[r], l[r]);
+void rows_scalar(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
+                 float* l) {
+    for (size_t r = 0; r < n_rows; ++r) row_scalar(q + r * hd, lo, nv, hd, scale, w, o + r * hd, m[r], l[r]);
 }
 
 #pragma GCC push_options
@@ -128,6 +129,11 @@ void to_float_avx512(const uint8_t* src, size_t src_stride, size_t count, float*
 
 __mmask16 lanes_below(size_t n, size_t first) {
     return n >= first + 16 ? __mmask16(0xFFFF) : n > first ? static_cast<__mmask16>((1u << (n - first)) - 1) : 0;
+}
+
+// Lanes first .. first + 15 that lie in [lo, n).
+__mmask16 lanes_between(size_t lo, size_t n, size_t first) {
+    return static_cast<__mmask16>(lanes_below(n, first) & ~lanes_below(lo, first));
 }
 
 // Stores the transpose of r[i] (16 rows of 16) as rows out + j * ld, j < n_out: unpack pairs
@@ -214,7 +220,7 @@ template <int R>
 // Output rows (o + r * hd, 16 * kChunks floats at most) stay in registers while the block's
 // values stream by; s holds row r's weights at s + r * kBlock, c[r] its rescale factor.
 template <int kChunks, int R>
-void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, const float* c, float* o) {
+void accumulate_avx512(const float* s, size_t lo, size_t nv, size_t hd, const float* v, const float* c, float* o) {
     __m512 acc[R][kChunks];
     __mmask16 mask[kChunks];
 #pragma GCC unroll 8
@@ -224,7 +230,7 @@ void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, con
 #pragma GCC unroll 8
         for (int j = 0; j < kChunks; ++j)
             acc[r][j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask[j], o + r * hd + 16 * j), _mm512_set1_ps(c[r]));
-    for (size_t p = 0; p < nv; ++p) {
+    for (size_t p = lo; p < nv; ++p) {
         const float* vp = v + p * hd;
         __m512 vj[kChunks];
 #pragma GCC unroll 8
@@ -243,7 +249,7 @@ void accumulate_avx512(const float* s, size_t nv, size_t hd, const float* v, con
 }
 
 template <int kChunks, int R>
-void rows_r_avx512(const float* q, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
+void rows_r_avx512(const float* q, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
     static_assert(kBlock == 64);
     __m512 acc[R][4];
     scores_avx512<R>(q, hd, w.kt, acc);
@@ -254,44 +260,46 @@ void rows_r_avx512(const float* q, size_t nv, size_t hd, float scale, const Work
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
             acc[r][j] = _mm512_mul_ps(acc[r][j], _mm512_set1_ps(scale));
-            max = _mm512_mask_max_ps(max, lanes_below(nv, 16 * j), max, acc[r][j]);
+            max = _mm512_mask_max_ps(max, lanes_between(lo, nv, 16 * j), max, acc[r][j]);
         }
         const float m_new = std::max(m[r], _mm512_reduce_max_ps(max));
         c[r] = std::exp(m[r] - m_new);  // 0 for the first block (m = -inf)
         float sum = 0.0f;
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j) {
-            const __m512 e = _mm512_maskz_mov_ps(lanes_below(nv, 16 * j), exp_avx512(_mm512_sub_ps(acc[r][j], _mm512_set1_ps(m_new))));
+            const __m512 e = _mm512_maskz_mov_ps(lanes_between(lo, nv, 16 * j), exp_avx512(_mm512_sub_ps(acc[r][j], _mm512_set1_ps(m_new))));
             _mm512_storeu_ps(w.s + r * kBlock + 16 * j, e);
             sum += _mm512_reduce_add_ps(e);
         }
         l[r] = l[r] * c[r] + sum;
         m[r] = m_new;
     }
-    accumulate_avx512<kChunks, R>(w.s, nv, hd, w.v, c, o);
+    accumulate_avx512<kChunks, R>(w.s, lo, nv, hd, w.v, c, o);
 }
 
 // Rows that share each load: as many as keep the output rows in 16 registers.
 template <int kChunks>
-void rows_chunks_avx512(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
-                        float* l) {
+void rows_chunks_avx512(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o,
+                        float* m, float* l) {
     constexpr int kMost = kChunks <= 4 ? 4 : 2;
     static_assert(kMost <= kRowsTogether);
     size_t r = 0;
-    for (; r + kMost <= n_rows; r += kMost) rows_r_avx512<kChunks, kMost>(q + r * hd, nv, hd, scale, w, o + r * hd, m + r, l + r);
-    for (; r < n_rows; ++r) rows_r_avx512<kChunks, 1>(q + r * hd, nv, hd, scale, w, o + r * hd, m + r, l + r);
+    for (; r + kMost <= n_rows; r += kMost)
+        rows_r_avx512<kChunks, kMost>(q + r * hd, lo, nv, hd, scale, w, o + r * hd, m + r, l + r);
+    for (; r < n_rows; ++r) rows_r_avx512<kChunks, 1>(q + r * hd, lo, nv, hd, scale, w, o + r * hd, m + r, l + r);
 }
 
-void rows_avx512(const float* q, size_t n_rows, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m, float* l) {
+void rows_avx512(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o, float* m,
+                 float* l) {
     switch ((hd + 15) / 16) {
-        case 1: return rows_chunks_avx512<1>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 2: return rows_chunks_avx512<2>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 3: return rows_chunks_avx512<3>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 4: return rows_chunks_avx512<4>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 5: return rows_chunks_avx512<5>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 6: return rows_chunks_avx512<6>(q, n_rows, nv, hd, scale, w, o, m, l);
-        case 7: return rows_chunks_avx512<7>(q, n_rows, nv, hd, scale, w, o, m, l);
-        default: return rows_chunks_avx512<8>(q, n_rows, nv, hd, scale, w, o, m, l);  // attention() keeps hd <= 128 here
+        case 1: return rows_chunks_avx512<1>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 2: return rows_chunks_avx512<2>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 3: return rows_chunks_avx512<3>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 4: return rows_chunks_avx512<4>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 5: return rows_chunks_avx512<5>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 6: return rows_chunks_avx512<6>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 7: return rows_chunks_avx512<7>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        default: return rows_chunks_avx512<8>(q, n_rows, lo, nv, hd, scale, w, o, m, l);  // attention() keeps hd <= 128 here
     }
 }
 
@@ -301,7 +309,7 @@ void rows_avx512(const float* q, size_t n_rows, size_t nv, size_t hd, float scal
 void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, size_t b0, size_t np, const Work& w,
                 ToFloatFn to_float, TransposeFn transpose, KeysFn keys) {
     const size_t hd = sh.head_dim;
-    const size_t off = b0 * sh.pos_stride + kvh * sh.head_stride;
+    const size_t off = (sh.ring > 0 ? b0 % sh.ring : b0) * sh.pos_stride + kvh * sh.head_stride;
     to_float(a.v + off, sh.pos_stride, np, w.v, hd, sh.kv_type);
     if (keys != nullptr) return keys(a.k + off, sh.pos_stride, np, hd, w.kt);
     to_float(a.k + off, sh.pos_stride, np, w.row, hd, sh.kv_type);
@@ -312,6 +320,10 @@ void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, siz
 
 bool kv_type_fits(DType type, size_t head_dim) {
     return type == DType::F32 || type == DType::F16 || (type == DType::Q8_0 && head_dim % QK8_0 == 0);
+}
+
+size_t ring_positions(size_t window, size_t n_tokens) {
+    return (window + n_tokens - 1 + kBlock - 1) / kBlock * kBlock;
 }
 
 size_t attention_scratch_floats(const AttentionShape& shape, int n_threads) {
@@ -327,7 +339,7 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
     const TransposeFn transpose = wide ? transpose_avx512 : transpose_generic;
     const KeysFn keys = wide && sh.kv_type == DType::F16 ? keys_f16_avx512 : nullptr;
     const size_t group = group_of(sh), tpt = tokens_per_tile(sh), hd = sh.head_dim;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float scale = sh.scale > 0.0f ? sh.scale : 1.0f / std::sqrt(static_cast<float>(hd));
     // Items are (sequence, tile of tokens, KV head), numbered sequence by sequence.
     size_t n_items = 0, work = 0;
     for (const AttentionSeq& a : seqs) {
@@ -351,15 +363,18 @@ void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> 
             std::fill_n(w.m, rows, -INFINITY);
             std::fill_n(w.l, rows, 0.0f);
             std::fill_n(w.o, rows * hd, 0.0f);
+            // The first position a query at pos sees.
+            const auto first_seen = [&](size_t pos) { return sh.window > 0 && pos + 1 > sh.window ? pos + 1 - sh.window : 0; };
             const size_t end = a.first_pos + t0 + n_tok;  // one past the last position the tile sees
-            for (size_t b0 = 0; b0 < end; b0 += kBlock) {
+            for (size_t b0 = first_seen(a.first_pos + t0) / kBlock * kBlock; b0 < end; b0 += kBlock) {
                 const size_t np = std::min(kBlock, end - b0);
                 load_block(sh, a, kvh, b0, np, w, to_float, transpose, keys);
                 for (size_t r = 0; r < rows; r += group) {  // a token's rows: its heads of the group
-                    const size_t t = t0 + r / group, pos = a.first_pos + t;
-                    if (pos < b0) continue;
+                    const size_t t = t0 + r / group, pos = a.first_pos + t, lo = first_seen(pos);
+                    if (pos < b0 || lo >= b0 + np) continue;
                     const float* q = a.q + t * ldq + kvh * group * hd;
-                    rows_fn(q, group, std::min(np, pos + 1 - b0), hd, scale, w, w.o + r * hd, w.m + r, w.l + r);
+                    rows_fn(q, group, lo > b0 ? lo - b0 : 0, std::min(np, pos + 1 - b0), hd, scale, w, w.o + r * hd, w.m + r,
+                            w.l + r);
                 }
             }
             for (size_t r = 0; r < rows; ++r) {

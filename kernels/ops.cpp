@@ -26,13 +26,15 @@ void rmsnorm(float* out, const float* x, const float* weight, size_t n, float ep
     for (size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
-void rope_table(int64_t pos, size_t rot_dim, float freq_base, const float* freq_factors, float* cs) {
+void rope_table(int64_t pos, size_t rot_dim, float freq_base, float freq_scale, const float* freq_factors, float mscale,
+                float* cs) {
+    const double p = static_cast<double>(pos) * freq_scale;
     for (size_t i = 0; i < rot_dim; i += 2) {
         double freq = std::pow(static_cast<double>(freq_base), -static_cast<double>(i) / rot_dim);
         if (freq_factors != nullptr) freq /= freq_factors[i / 2];
-        const double angle = static_cast<double>(pos) * freq;
-        cs[i] = static_cast<float>(std::cos(angle));
-        cs[i + 1] = static_cast<float>(std::sin(angle));
+        const double angle = p * freq;
+        cs[i] = static_cast<float>(std::cos(angle) * mscale);
+        cs[i + 1] = static_cast<float>(std::sin(angle) * mscale);
     }
 }
 
@@ -48,7 +50,30 @@ void rope(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, const float
     }
 }
 
+void rope_neox(float* x, size_t n_heads, size_t head_dim, size_t rot_dim, const float* cs) {
+    const size_t half = rot_dim / 2;
+    for (size_t i = 0; i < half; ++i) {
+        const float c = cs[2 * i], s = cs[2 * i + 1];
+        for (size_t h = 0; h < n_heads; ++h) {
+            float* p = x + h * head_dim + i;
+            const float a = p[0], b = p[half];
+            p[0] = a * c - b * s;
+            p[half] = a * s + b * c;
+        }
+    }
+}
+
 namespace {
+
+constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2 / pi)
+constexpr float kGeluA = 0.044715f;
+
+void geglu_scalar(float* gate, const float* up, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const float x = gate[i];
+        gate[i] = 0.5f * x * (1.0f + std::tanh(kGeluC * (x + kGeluA * x * x * x))) * up[i];
+    }
+}
 
 void swiglu_scalar(float* gate, const float* up, size_t n) {
     for (size_t i = 0; i < n; ++i) {
@@ -71,19 +96,43 @@ void swiglu_avx512(float* gate, const float* up, size_t n) {
     }
 }
 
+// tanh(u) = 1 - 2 / (1 + e^(2u)); exp_avx512 clamps, so large |u| give exactly +-1.
+void geglu_avx512(float* gate, const float* up, size_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(k, gate + i);
+        const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        const __m512 u = _mm512_mul_ps(_mm512_set1_ps(kGeluC), _mm512_fmadd_ps(_mm512_set1_ps(kGeluA), x3, x));
+        const __m512 e = exp_avx512(_mm512_mul_ps(two, u));
+        const __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, e)));
+        const __m512 g = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, t));
+        _mm512_mask_storeu_ps(gate + i, k, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(k, up + i)));
+    }
+}
+
 #pragma GCC pop_options
 
-}  // namespace
+using GluFn = void (*)(float* gate, const float* up, size_t n);
 
-void swiglu(Isa isa, float* gate, const float* up, size_t n, int n_threads) {
+void glu(GluFn fn, float* gate, const float* up, size_t n, int n_threads) {
     constexpr size_t kChunk = 4096;  // split into chunks of whole vectors, one pass each
     const size_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for num_threads(n_threads) schedule(static) if (n >= 32768 && n_threads > 1)
     for (size_t c = 0; c < chunks; ++c) {
-        const size_t i = c * kChunk, len = std::min(kChunk, n - i);
-        if (has_avx512(isa)) swiglu_avx512(gate + i, up + i, len);
-        else swiglu_scalar(gate + i, up + i, len);
+        const size_t i = c * kChunk;
+        fn(gate + i, up + i, std::min(kChunk, n - i));
     }
+}
+
+}  // namespace
+
+void swiglu(Isa isa, float* gate, const float* up, size_t n, int n_threads) {
+    glu(has_avx512(isa) ? swiglu_avx512 : swiglu_scalar, gate, up, n, n_threads);
+}
+
+void geglu(Isa isa, float* gate, const float* up, size_t n, int n_threads) {
+    glu(has_avx512(isa) ? geglu_avx512 : geglu_scalar, gate, up, n, n_threads);
 }
 
 void add(float* x, const float* y, size_t n) {

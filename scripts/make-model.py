@@ -1,7 +1,16 @@
 #!/usr/bin/python3
-"""Writes a Llama GGUF with random weights of a named shape, for tests and benchmarks.
+"""Writes a GGUF with random weights of a named shape, for tests and benchmarks.
 
 usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N]
+
+Shapes of other architectures than llama (qwen2-tiny, qwen3-tiny, qwen3moe-tiny, gemma3-tiny,
+phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini for benchmarks) carry each
+architecture's own tensors and keys as llama.cpp's converter writes them: Q/K/V biases (qwen2),
+per-head Q/K norms and head sizes other than n_embd / n_head (qwen3, gemma3), post-norms,
+sliding-window layers and linear RoPE scaling (gemma3), fused QKV and gate+up with LongRoPE
+factors (phi3). Their norm weights are random around 1 (std 0.2) so that norm conventions
+matter; the small shapes take the Llama 2 vocabulary, the large ones the vocabulary their
+family's size calls for (the Llama 3 byte-level BPE for Qwen, marked with Qwen's pre-tokenizer).
 
 Weights are normal with std 0.02 (--std) and norms are 1, so speed and memory behave like the real
 model (values do not matter for either). The vocabulary, scores and token types come from
@@ -34,6 +43,24 @@ SHAPES = {
     # about 1.3B parameters in all, 0.45B active per token: a Mixtral that fits this machine
     "mixtral-1b": dict(n_embd=1024, n_layer=16, n_head=16, n_kv_head=4, n_ff=3072, n_ctx=2048,
                        n_expert=8, n_expert_used=2),
+    # other architectures: small shapes for the reference and invariance tests
+    "qwen2-tiny": dict(arch="qwen2", n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512, tied=True),
+    "qwen3-tiny": dict(arch="qwen3", n_embd=256, n_layer=2, n_head=4, n_kv_head=2, head_dim=96, n_ff=768, n_ctx=512),
+    "qwen3moe-tiny": dict(arch="qwen3moe", n_embd=256, n_layer=2, n_head=4, n_kv_head=2, head_dim=96, n_ff=768,
+                          n_ff_exp=256, n_ctx=512, n_expert=8, n_expert_used=2),
+    # seven layers: five sliding (window 16), one global, one sliding; global RoPE scaled linearly
+    "gemma3-tiny": dict(arch="gemma3", n_embd=256, n_layer=7, n_head=4, n_kv_head=1, head_dim=128, n_ff=768,
+                        n_ctx=2048, window=16, rope_base=1000000.0, rope_linear=8.0, tied=True),
+    # LongRoPE: the long factors apply past a context of 64
+    "phi3-tiny": dict(arch="phi3", n_embd=256, n_layer=2, n_head=4, n_kv_head=4, n_ff=768, n_ctx=512, ctx_orig=64),
+    # and the real shapes, for benchmarks
+    "qwen2.5-0.5b": dict(arch="qwen2", n_embd=896, n_layer=24, n_head=14, n_kv_head=2, n_ff=4864, n_ctx=32768,
+                         rope_base=1000000.0, tied=True, vocab="llama3"),
+    "qwen3-0.6b": dict(arch="qwen3", n_embd=1024, n_layer=28, n_head=16, n_kv_head=8, head_dim=128, n_ff=3072,
+                       n_ctx=40960, rope_base=1000000.0, tied=True, vocab="llama3"),
+    "gemma3-1b": dict(arch="gemma3", n_embd=1152, n_layer=26, n_head=4, n_kv_head=1, head_dim=256, n_ff=6912,
+                      n_ctx=32768, window=512, rope_base=1000000.0, tied=True),
+    "phi3-mini": dict(arch="phi3", n_embd=3072, n_layer=32, n_head=32, n_kv_head=32, n_ff=8192, n_ctx=4096),
 }
 F32, F16 = 0, 1
 
@@ -55,7 +82,7 @@ def add_llama2_vocab(w):
     return len(vocab["tokenizer.ggml.tokens"])
 
 
-def add_llama3_vocab(w):
+def add_llama3_vocab(w, pre="llama-bpe"):
     with open(shared_path("llama3", "tokenizer.json"), encoding="utf-8") as f:
         tj = json.load(f)
     entries = {i: (text, 1) for text, i in tj["model"]["vocab"].items()}
@@ -67,7 +94,7 @@ def add_llama3_vocab(w):
     merges = [m if isinstance(m, str) else " ".join(m) for m in tj["model"]["merges"]]
     ids = {text: i for i, text in enumerate(tokens)}
     w.add("tokenizer.ggml.model", gguf.STRING, "gpt2")
-    w.add("tokenizer.ggml.pre", gguf.STRING, "llama-bpe")
+    w.add("tokenizer.ggml.pre", gguf.STRING, pre)
     w.add("tokenizer.ggml.tokens", gguf.ARRAY, (gguf.STRING, tokens))
     w.add("tokenizer.ggml.token_type", gguf.ARRAY, (5, types))
     w.add("tokenizer.ggml.merges", gguf.ARRAY, (gguf.STRING, merges))
@@ -107,23 +134,42 @@ def main():
     llama3 = s.get("llama3", False)
     rng = np.random.default_rng(a.seed)
 
+    arch = s.get("arch", "llama")
+    hd = s.get("head_dim", s["n_embd"] // s["n_head"])
     w = gguf.Writer()
-    w.add("general.architecture", gguf.STRING, "llama")
+    w.add("general.architecture", gguf.STRING, arch)
     w.add("general.name", gguf.STRING, f"kiln random {a.shape}")
     w.add("general.file_type", 4, 0 if a.type == "f32" else 1)
     for key, value in [("context_length", s["n_ctx"]), ("embedding_length", s["n_embd"]),
                        ("block_count", s["n_layer"]), ("feed_forward_length", s["n_ff"]),
                        ("attention.head_count", s["n_head"]), ("attention.head_count_kv", s["n_kv_head"]),
-                       ("rope.dimension_count", s["n_embd"] // s["n_head"])]:
-        w.add("llama." + key, 4, value)
-    w.add("llama.attention.layer_norm_rms_epsilon", 6, 1e-5)
+                       ("rope.dimension_count", hd)]:
+        w.add(f"{arch}.{key}", 4, value)
+    if "head_dim" in s:
+        w.add(f"{arch}.attention.key_length", 4, hd)
+        w.add(f"{arch}.attention.value_length", 4, hd)
+    w.add(f"{arch}.attention.layer_norm_rms_epsilon", 6, 1e-6 if arch != "llama" else 1e-5)
     n_expert = s.get("n_expert", 0)
     if n_expert:
-        w.add("llama.expert_count", 4, n_expert)
-        w.add("llama.expert_used_count", 4, s["n_expert_used"])
-    rope_base = 500000.0 if llama3 else 10000.0
-    w.add("llama.rope.freq_base", 6, rope_base)
-    n_vocab = add_llama3_vocab(w) if llama3 else add_llama2_vocab(w)
+        w.add(f"{arch}.expert_count", 4, n_expert)
+        w.add(f"{arch}.expert_used_count", 4, s["n_expert_used"])
+        if "n_ff_exp" in s:
+            w.add(f"{arch}.expert_feed_forward_length", 4, s["n_ff_exp"])
+    if "window" in s:
+        w.add(f"{arch}.attention.sliding_window", 4, s["window"])
+    if "rope_linear" in s:
+        w.add(f"{arch}.rope.scaling.type", gguf.STRING, "linear")
+        w.add(f"{arch}.rope.scaling.factor", 6, s["rope_linear"])
+    if "ctx_orig" in s:
+        w.add(f"{arch}.rope.scaling.original_context_length", 4, s["ctx_orig"])
+        w.add(f"{arch}.rope.scaling.attn_factor", 6,
+              math.sqrt(1 + math.log(s["n_ctx"] / s["ctx_orig"]) / math.log(s["ctx_orig"])))
+    rope_base = s.get("rope_base", 500000.0 if llama3 else 10000.0)
+    w.add(f"{arch}.rope.freq_base", 6, rope_base)
+    if s.get("vocab") == "llama3":
+        n_vocab = add_llama3_vocab(w, pre="qwen2")
+    else:
+        n_vocab = add_llama3_vocab(w) if llama3 else add_llama2_vocab(w)
 
     wtype, dtype = (F32, np.float32) if a.type == "f32" else (F16, np.float16)
 
@@ -134,34 +180,64 @@ def main():
         dims = [cols, rows] + ([n] if n > 1 else [])
         w.add_tensor(name, dims, t, n * cols * rows * np.dtype(dt).itemsize, produce)
 
-    def norm(name, n):
-        w.add_tensor(name, [n], F32, 4 * n, lambda: np.ones(n, np.float32).tobytes())
+    other = arch != "llama"
 
-    d, hd = s["n_embd"], s["n_embd"] // s["n_head"]
+    def vector(name, n, mean, std):
+        w.add_tensor(name, [n], F32, 4 * n,
+                     lambda: (mean + std * rng.standard_normal(n, dtype=np.float32)).astype(np.float32).tobytes())
+
+    def norm(name, n):
+        if other:  # around 1, so that a norm convention (w or 1 + w) shows in the logits
+            vector(name, n, 1.0, 0.2)
+        else:
+            w.add_tensor(name, [n], F32, 4 * n, lambda: np.ones(n, np.float32).tobytes())
+
+    d = s["n_embd"]
+    q_dim, kv_dim, n_ff = s["n_head"] * hd, s["n_kv_head"] * hd, s["n_ff"]
     matrix("token_embd.weight", d, n_vocab)
     if llama3:
         factors = llama31_freq_factors(hd, rope_base)
         w.add_tensor("rope_freqs.weight", [hd // 2], F32, 4 * (hd // 2), lambda: factors.tobytes())
+    if arch == "phi3" and "ctx_orig" in s:
+        vector("rope_factors_long.weight", hd // 2, 4.0, 1.0)
+        vector("rope_factors_short.weight", hd // 2, 1.0, 0.05)
     for l in range(s["n_layer"]):
         b = f"blk.{l}."
         norm(b + "attn_norm.weight", d)
-        matrix(b + "attn_q.weight", d, d)
-        matrix(b + "attn_k.weight", d, s["n_kv_head"] * hd)
-        matrix(b + "attn_v.weight", d, s["n_kv_head"] * hd)
-        matrix(b + "attn_output.weight", d, d)
+        if arch == "phi3":
+            matrix(b + "attn_qkv.weight", d, q_dim + 2 * kv_dim)
+        else:
+            matrix(b + "attn_q.weight", d, q_dim)
+            matrix(b + "attn_k.weight", d, kv_dim)
+            matrix(b + "attn_v.weight", d, kv_dim)
+        if arch == "qwen2":
+            for t, n in (("q", q_dim), ("k", kv_dim), ("v", kv_dim)):
+                vector(b + f"attn_{t}.bias", n, 0.0, 0.5)
+        if arch in ("qwen3", "qwen3moe", "gemma3"):
+            norm(b + "attn_q_norm.weight", hd)
+            norm(b + "attn_k_norm.weight", hd)
+        matrix(b + "attn_output.weight", q_dim, d)
+        if arch == "gemma3":
+            norm(b + "post_attention_norm.weight", d)
         norm(b + "ffn_norm.weight", d)
         if n_expert:
+            ff = s.get("n_ff_exp", n_ff)
             # the router stays F32, as llama.cpp's quantize leaves it
             matrix(b + "ffn_gate_inp.weight", d, n_expert, std=a.router_std, ttype=(F32, np.float32))
-            matrix(b + "ffn_gate_exps.weight", d, s["n_ff"], n_expert)
-            matrix(b + "ffn_up_exps.weight", d, s["n_ff"], n_expert)
-            matrix(b + "ffn_down_exps.weight", s["n_ff"], d, n_expert)
+            matrix(b + "ffn_gate_exps.weight", d, ff, n_expert)
+            matrix(b + "ffn_up_exps.weight", d, ff, n_expert)
+            matrix(b + "ffn_down_exps.weight", ff, d, n_expert)
+        elif arch == "phi3":
+            matrix(b + "ffn_up.weight", d, 2 * n_ff)
+            matrix(b + "ffn_down.weight", n_ff, d)
         else:
-            matrix(b + "ffn_gate.weight", d, s["n_ff"])
-            matrix(b + "ffn_up.weight", d, s["n_ff"])
-            matrix(b + "ffn_down.weight", s["n_ff"], d)
+            matrix(b + "ffn_gate.weight", d, n_ff)
+            matrix(b + "ffn_up.weight", d, n_ff)
+            matrix(b + "ffn_down.weight", n_ff, d)
+        if arch == "gemma3":
+            norm(b + "post_ffw_norm.weight", d)
     norm("output_norm.weight", d)
-    if not llama3:  # Llama 3.2's small models tie the output to the embeddings
+    if not llama3 and not s.get("tied"):  # Llama 3.2's small models tie the output to the embeddings
         matrix("output.weight", d, n_vocab)
     w.write(a.out)
     print(f"{a.out}: {a.shape}, {a.type}", file=sys.stderr)

@@ -28,7 +28,7 @@ std::vector<Token> prompt_tokens(const Model& m, size_t n) {
 
 bool have_torch() { return std::system("/usr/bin/python3 -c 'import torch, numpy' >/dev/null 2>&1") == 0; }
 
-std::vector<float> reference_logits(const std::string& model, const std::vector<Token>& ids) {
+std::vector<float> reference_logits(const std::string& model, const std::vector<Token>& ids, size_t n_ctx) {
     std::string list;
     for (Token id : ids) {
         if (!list.empty()) list += ',';
@@ -36,12 +36,41 @@ std::vector<float> reference_logits(const std::string& model, const std::vector<
     }
     const std::string out = temp_dir() + "/reference.f32";
     const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && /usr/bin/python3 reference_forward.py '" + model +
-                            "' " + list + " '" + out + "'";
+                            "' " + list + " '" + out + "' " + std::to_string(n_ctx);
     REQUIRE(std::system(cmd.c_str()) == 0);
     const std::string bytes = read_file(out);
     std::vector<float> logits(bytes.size() / 4);
     std::memcpy(logits.data(), bytes.data(), logits.size() * 4);
     return logits;
+}
+
+// kiln's logits for the first n_tokens of the prompt, in a context of n_ctx, on every ISA and
+// KV cache type, against the reference: within 1e-4 with an F32 cache; F16 (the default) and
+// Q8_0 store keys and values rounded (relative steps of 2^-11, and 2^-8 of each block of 32),
+// which moves logits by a fraction of their range instead.
+void check_against_reference(const std::string& path, size_t n_tokens, size_t n_ctx) {
+    const auto base = Model::load(path, {});
+    const auto ids = prompt_tokens(*base, n_tokens);
+    const std::vector<float> expected = reference_logits(path, ids, n_ctx);
+    REQUIRE(expected.size() == n_tokens * base->config().n_vocab);
+    double range = 0.0;
+    for (float e : expected) range = std::max(range, double(std::fabs(e)));
+    for (Isa isa : supported_isas()) {
+        ModelOptions mo;
+        mo.isa = isa;
+        const auto model = Model::load(path, mo);
+        for (DType cache : {DType::F32, DType::F16, DType::Q8_0}) {
+            if (!kv_type_fits(cache, base->config().head_dim)) continue;
+            Session s(*model, {.n_ctx = n_ctx, .n_batch = 512, .n_threads = 2, .cache_type = cache});
+            const auto logits = s.eval(ids, true);
+            double worst = 0.0;
+            for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::fabs(logits[i] - expected[i])));
+            INFO(path << " with " << isa_name(isa) << ", " << cache_type_name(cache) << " cache, context " << n_ctx
+                      << ": largest difference " << worst << ", " << worst / range << " of the largest logit");
+            if (cache == DType::F32) CHECK(worst < 1e-4);
+            else CHECK(worst / range < (cache == DType::F16 ? 2e-3 : 5e-2));
+        }
+    }
 }
 
 }  // namespace
@@ -57,34 +86,21 @@ TEST_CASE("logits match the PyTorch reference on every position", "[forward][ref
     std::vector<std::string> paths = {model_path("stories260K.gguf"), model_path("random/llama-2-tiny-random.gguf")};
     for (const char* shape : {"llama3-tiny", "moe-tiny"})
         for (const char* type : {"f32", "f16"}) paths.push_back(generated_model(shape, type));
-    for (const std::string& path : paths) {
-        const std::string& name = path;
-        const auto base = Model::load(path, {});
-        const auto ids = prompt_tokens(*base, 32);
-        const std::vector<float> expected = reference_logits(path, ids);
-        REQUIRE(expected.size() == 32 * base->config().n_vocab);
-        for (Isa isa : supported_isas()) {
-            ModelOptions mo;
-            mo.isa = isa;
-            const auto model = Model::load(path, mo);
-            // An F32 KV cache for the 1e-4 bound; F16 (the default) and Q8_0 store keys and
-            // values rounded (relative steps of 2^-11, and 2^-8 of each block of 32), which moves logits by a
-            // fraction of their range instead.
-            double range = 0.0;
-            for (float e : expected) range = std::max(range, double(std::fabs(e)));
-            for (DType cache : {DType::F32, DType::F16, DType::Q8_0}) {
-                if (!kv_type_fits(cache, base->config().head_dim)) continue;
-                Session s(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2, .cache_type = cache});
-                const auto logits = s.eval(ids, true);
-                double worst = 0.0;
-                for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, double(std::fabs(logits[i] - expected[i])));
-                INFO(name << " with " << isa_name(isa) << ", " << cache_type_name(cache) << " cache: largest difference "
-                          << worst << ", " << worst / range << " of the largest logit");
-                if (cache == DType::F32) CHECK(worst < 1e-4);
-                else CHECK(worst / range < (cache == DType::F16 ? 2e-3 : 5e-2));
-            }
-        }
+    for (const std::string& path : paths) check_against_reference(path, 32, 64);
+}
+
+TEST_CASE("every architecture's logits match the PyTorch reference", "[forward][reference][arch]") {
+    if (!have_torch()) {
+        WARN("SKIPPED: /usr/bin/python3 has no torch; install python3-torch to run the reference check");
+        return;
     }
+    // Biases (qwen2); per-head Q/K norms and heads wider than n_embd / n_head (qwen3, and with
+    // experts qwen3moe); gemma3's post-norms, GELU, scaled embeddings, linear RoPE scaling and
+    // sliding windows of 16, which a prompt of 40 tokens outgrows; phi3's fused matrices and
+    // LongRoPE, whose short factors apply in a context of 64 and long ones in 128.
+    for (const char* shape : {"qwen2-tiny", "qwen3-tiny", "qwen3moe-tiny", "gemma3-tiny", "phi3-tiny"})
+        check_against_reference(generated_model(shape, "f32"), 40, 64);
+    check_against_reference(generated_model("phi3-tiny", "f32"), 40, 128);
 }
 
 TEST_CASE("logits do not depend on batching or thread count", "[forward]") {

@@ -298,7 +298,7 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
     // Two heads of 4; rot_dim 4 rotates pairs (0,1) by pos and (2,3) by pos / 100.
     std::vector<float> h = {1, 0, 1, 0, 0, 1, 0, 1};
     float cs[4];
-    rope_table(3, 4, 10000.0f, nullptr, cs);
+    rope_table(3, 4, 10000.0f, 1.0f, nullptr, 1.0f, cs);
     rope(h.data(), 2, 4, 4, cs);
     CHECK(h[0] == Approx(std::cos(3.0f)));
     CHECK(h[1] == Approx(std::sin(3.0f)));
