@@ -161,13 +161,14 @@ GgufWriter tiny_model(const TinyModel& o) {
 
     GgufWriter w;
     w.add_string("general.architecture", o.arch);
-    if (o.with_block_count) w.add_u32("llama.block_count", 1);
-    w.add_u32("llama.context_length", 64);
-    w.add_u32("llama.embedding_length", dim);
-    w.add_u32("llama.feed_forward_length", ff);
-    w.add_u32("llama.attention.head_count", 2);
-    w.add_u32("llama.attention.head_count_kv", 1);
-    w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    const std::string k = o.arch + ".";
+    if (o.with_block_count) w.add_u32(k + "block_count", 1);
+    w.add_u32(k + "context_length", 64);
+    w.add_u32(k + "embedding_length", dim);
+    w.add_u32(k + "feed_forward_length", ff);
+    w.add_u32(k + "attention.head_count", 2);
+    w.add_u32(k + "attention.head_count_kv", 1);
+    w.add_f32(k + "attention.layer_norm_rms_epsilon", 1e-5f);
     w.add_string("tokenizer.ggml.model", "llama");
     w.add_string_array("tokenizer.ggml.tokens", tokens);
     w.add_f32_array("tokenizer.ggml.scores", scores);
@@ -209,6 +210,11 @@ GgufWriter tiny_model(const TinyModel& o) {
     mat("blk.0.ffn_gate.weight", dim, ff);
     if (!o.omit_ffn_up) mat("blk.0.ffn_up.weight", dim, ff);
     mat("blk.0.ffn_down.weight", ff, dim);
+    for (const auto& [name, dims] : o.extra_f32) {
+        uint64_t n = 1;
+        for (uint64_t d : dims) n *= d;
+        w.add_tensor(name, dims, 0, std::string(n * 4, '\0'));
+    }
     return w;
 }
 

@@ -48,8 +48,9 @@ struct TinyModel {
     std::vector<uint64_t> attn_q_dims = {16, 16};
     uint32_t attn_q_type = 0;  // f32
     uint32_t bos = 1;
-    std::string arch = "llama";
+    std::string arch = "llama";  // also the prefix of the hyperparameter keys
     bool with_block_count = true;
+    std::vector<std::pair<std::string, std::vector<uint64_t>>> extra_f32;  // more tensors (zeros)
 };
 GgufWriter tiny_model(const TinyModel& options = {});
 

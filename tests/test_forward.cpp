@@ -20,7 +20,7 @@ const char* kPrompt =
     "Lily laughed because the dog wanted to keep it all for himself.";
 
 std::vector<Token> prompt_tokens(const Model& m, size_t n) {
-    std::vector<Token> ids = m.tokenizer().encode(kPrompt, true);
+    std::vector<Token> ids = m.tokenizer().encode(std::string(kPrompt) + " " + kPrompt + " " + kPrompt, true);
     REQUIRE(ids.size() >= n);
     ids.resize(n);
     return ids;
@@ -103,44 +103,91 @@ TEST_CASE("every architecture's logits match the PyTorch reference", "[forward][
     check_against_reference(generated_model("phi3-tiny", "f32"), 40, 128);
 }
 
-TEST_CASE("logits do not depend on batching or thread count", "[forward]") {
-    // F32, and quantized copies whose Q8_0/Q4_0 matrices take the AMX kernels where the CPU
-    // has them (the weights are copied and rearranged at load); and a Mixture-of-Experts
-    // model, whose tokens go to their experts in groups that change with the batch.
-    std::vector<std::string> paths;
-    for (const std::string& f32 : {model_path("stories260K.gguf"), generated_model("moe-tiny", "f32")}) {
-        paths.push_back(f32);
-        for (const char* mix : {"q8_0", "q4_0"}) {
-            const std::string out = temp_dir() + "/" + std::to_string(paths.size()) + "-" + mix + ".gguf";
-            quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
-            paths.push_back(out);
-        }
+namespace {
+
+// The model at path and its quantized copies: F32, and Q8_0/Q4_0 matrices that take the AMX
+// kernels where the CPU has them (the weights are copied and rearranged at load).
+std::vector<std::string> with_quantized(const std::string& f32) {
+    std::vector<std::string> paths = {f32};
+    for (const char* mix : {"q8_0", "q4_0"}) {
+        const std::string out = temp_dir() + "/" + f32.substr(f32.rfind('/') + 1) + "-" + mix + ".gguf";
+        quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
+        paths.push_back(out);
     }
-    for (const std::string& path : paths) {
-        ModelOptions mo;
-        mo.isa = detect_isa();
-        const auto model = Model::load(path, mo);
-        const auto ids = prompt_tokens(*model, 64);
-        const size_t V = model->config().n_vocab;
-        Session whole(*model, {.n_ctx = 64, .n_batch = 512, .n_threads = 2});
-        const auto all = whole.eval(ids, true);
-        const std::vector<float> reference(all.begin(), all.end());
-        for (size_t batch : {size_t{1}, size_t{7}, size_t{64}}) {
-            for (int threads : {1, 2}) {
-                Session s(*model, {.n_ctx = 64, .n_batch = batch, .n_threads = threads});
-                std::vector<float> got;
-                for (size_t i = 0; i < ids.size(); i += batch) {
-                    const size_t n = std::min(batch, ids.size() - i);
-                    const auto l = s.eval(std::span<const Token>(ids).subspan(i, n), true);
-                    got.insert(got.end(), l.begin(), l.end());
-                }
-                INFO(path << ": batch " << batch << ", threads " << threads << ", kernels " << isa_name(mo.isa)
-                          << ", rearranged " << model->repacked_bytes() << " bytes");
-                REQUIRE(got.size() == 64 * V);
-                CHECK(std::memcmp(got.data(), reference.data(), got.size() * 4) == 0);
+    return paths;
+}
+
+// Logits of n_tokens of the prompt, bit for bit the same in one pass and in passes of 1 and 7
+// tokens, on 1 and 2 threads; and the same again when the prompt shares its passes with other
+// sequences (a batch of three sequences at different positions).
+void check_invariance(const std::string& path, size_t n_tokens, size_t n_ctx) {
+    ModelOptions mo;
+    mo.isa = detect_isa();
+    const auto model = Model::load(path, mo);
+    const auto ids = prompt_tokens(*model, n_tokens);
+    const size_t V = model->config().n_vocab;
+    Session whole(*model, {.n_ctx = n_ctx, .n_batch = 512, .n_threads = 2});
+    const auto all = whole.eval(ids, true);
+    const std::vector<float> reference(all.begin(), all.end());
+    for (size_t batch : {size_t{1}, size_t{7}, n_tokens}) {
+        for (int threads : {1, 2}) {
+            Session s(*model, {.n_ctx = n_ctx, .n_batch = batch, .n_threads = threads});
+            std::vector<float> got;
+            for (size_t i = 0; i < ids.size(); i += batch) {
+                const size_t n = std::min(batch, ids.size() - i);
+                const auto l = s.eval(std::span<const Token>(ids).subspan(i, n), true);
+                got.insert(got.end(), l.begin(), l.end());
             }
+            INFO(path << ": batch " << batch << ", threads " << threads << ", kernels " << isa_name(mo.isa)
+                      << ", rearranged " << model->repacked_bytes() << " bytes");
+            REQUIRE(got.size() == n_tokens * V);
+            CHECK(std::memcmp(got.data(), reference.data(), got.size() * 4) == 0);
         }
     }
+
+    // The prompt in passes of 7 beside two other sequences: one a step ahead of it and one
+    // starting over, so that each pass mixes positions.
+    const size_t step = 7;
+    const ModelConfig& c = model->config();
+    KvCache mine(c, n_ctx, DType::F16, step), ahead(c, n_ctx, DType::F16, step), fresh(c, n_ctx, DType::F16, step);
+    Forward f(*model, 3 * step, 2);
+    std::vector<float> got;
+    for (size_t i = 0; i < ids.size(); i += step) {
+        const size_t n = std::min(step, ids.size() - i);
+        const std::span<const Token> part = std::span<const Token>(ids).subspan(i, n);
+        const std::span<const Token> next = std::span<const Token>(ids).subspan(std::min(i + step, ids.size() - 1), 1);
+        const TokenRun runs[] = {{next, &ahead, i, Logits::last}, {part, &mine, i, Logits::all}, {part.first(1), &fresh, 0, Logits::none}};
+        const auto l = f.run(runs);
+        got.insert(got.end(), l.begin() + static_cast<ptrdiff_t>(V), l.end());
+    }
+    INFO(path << ": in a batch of three sequences");
+    REQUIRE(got.size() == n_tokens * V);
+    CHECK(std::memcmp(got.data(), reference.data(), got.size() * 4) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("logits do not depend on batching or thread count", "[forward]") {
+    // And a Mixture-of-Experts model, whose tokens go to their experts in groups that change
+    // with the batch.
+    for (const std::string& f32 : {model_path("stories260K.gguf"), generated_model("moe-tiny", "f32")})
+        for (const std::string& path : with_quantized(f32))
+            check_invariance(path, 64, 64);
+}
+
+TEST_CASE("every architecture's logits do not depend on batching or thread count", "[forward][arch]") {
+    for (const char* shape : {"qwen2-tiny", "qwen3-tiny", "qwen3moe-tiny", "gemma3-tiny", "phi3-tiny"})
+        for (const std::string& path : with_quantized(generated_model(shape, "f32"))) check_invariance(path, 64, 64);
+}
+
+TEST_CASE("sliding-window layers give the same logits from a ring as from the whole context", "[forward][arch]") {
+    // gemma3-tiny's window of 16 in a context of 256: a pass of all 180 tokens keeps every
+    // position, passes of 1 and 7 tokens a ring of 64 that wraps three times.
+    const std::string path = generated_model("gemma3-tiny", "f32");
+    const auto model = Model::load(path, {});
+    CHECK(KvCache(model->config(), 256, DType::F16, 7).positions(0) == 64);
+    CHECK(KvCache(model->config(), 256, DType::F16, 7).positions(5) == 256);  // the global layer
+    check_invariance(path, 180, 256);
 }
 
 TEST_CASE("the context limit and bad token ids are errors", "[forward][bad-input]") {

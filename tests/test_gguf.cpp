@@ -90,7 +90,17 @@ std::vector<BadCase> bad_cases() {
     o = {}, o.attn_q_dims = {16, 12}, add("wrong shape", tiny_model(o).serialize(), "expected [16, 16]");
     o = {}, o.attn_q_type = 12, add("type kiln cannot run", tiny_model(o).serialize(), "q4_k");
     o = {}, o.bos = 5000, add("token id beyond the vocabulary", tiny_model(o).serialize(), "outside the vocabulary");
-    o = {}, o.arch = "gpt2", add("other architecture", tiny_model(o).serialize(), "architecture 'gpt2'");
+    o = {}, o.arch = "gpt2",
+    add("other architecture", tiny_model(o).serialize(), "architecture 'gpt2' is not supported (kiln runs llama, qwen2, qwen3");
+    // Each architecture's own tensors and keys, missing or misshapen.
+    o = {}, o.arch = "qwen2", add("qwen2 without biases", tiny_model(o).serialize(), "missing tensor 'blk.0.attn_q.bias'");
+    o.extra_f32 = {{"blk.0.attn_q.bias", {16}}, {"blk.0.attn_k.bias", {7}}};
+    add("qwen2 with a misshapen bias", tiny_model(o).serialize(), "tensor 'blk.0.attn_k.bias' has shape [7], expected [8]");
+    o = {}, o.arch = "qwen3", add("qwen3 without Q/K norms", tiny_model(o).serialize(), "missing tensor 'blk.0.attn_q_norm.weight'");
+    o = {}, o.arch = "qwen3moe", add("qwen3moe without experts", tiny_model(o).serialize(), "missing metadata key 'qwen3moe.expert_count'");
+    o = {}, o.arch = "gemma3", add("gemma3 without its window", tiny_model(o).serialize(), "'gemma3.attention.sliding_window'");
+    o = {}, o.arch = "phi3",
+    add("phi3 without fused gate and up", tiny_model(o).serialize(), "tensor 'blk.0.ffn_up.weight' has shape [16, 32], expected [16, 64]");
     o = {}, o.with_block_count = false, add("missing hyperparameter", tiny_model(o).serialize(), "llama.block_count");
     {
         GgufWriter w = tiny_model();
