@@ -39,7 +39,7 @@ std::unique_ptr<Tokenizer> load_bpe(const GgufFile& g) {
     vocab.merges.assign(merges->begin(), merges->end());
     vocab.types = token_types(g, vocab.tokens.size());
     const auto pre = g.get_string("tokenizer.ggml.pre");
-    if (!pre) throw Error("tokenizer.ggml.pre is missing (kiln implements llama-bpe)");
+    if (!pre) throw Error("tokenizer.ggml.pre is missing (kiln needs it to know how a byte-level BPE vocabulary splits text)");
     vocab.pre = *pre;
     vocab.bos = token_id(g, "tokenizer.ggml.bos_token_id", -1);
     vocab.eos = token_id(g, "tokenizer.ggml.eos_token_id", -1);

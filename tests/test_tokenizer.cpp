@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "engine/gguf_writer.h"
@@ -181,8 +182,61 @@ TEST_CASE("a BPE vocabulary with an unknown pre-tokenizer is refused by name", "
     BpeVocab v;
     v.tokens = {"a", "b"};
     v.pre = "gpt-4o";
-    CHECK_THROWS_WITH(make_bpe_tokenizer(v), Catch::Contains("tokenizer.ggml.pre 'gpt-4o' is not supported"));
+    CHECK_THROWS_WITH(make_bpe_tokenizer(v), Catch::Contains("tokenizer.ggml.pre 'gpt-4o' is not supported (kiln implements llama-bpe"));
     v.pre = "llama-bpe";
     v.bos = 7;
     CHECK_THROWS_WITH(make_bpe_tokenizer(v), Catch::Contains("outside the vocabulary"));
+}
+
+TEST_CASE("llama.cpp's cases for the DeepSeek LLM, DeepSeek Coder, GPT-2 and Phi-3 vocabularies", "[tokenizer][bpe]") {
+    // Vocabulary-only GGUF files: pre-tokenizers deepseek-llm, deepseek-coder, gpt-2, and
+    // Phi-3's SentencePiece vocabulary.
+    for (const char* name : {"deepseek-llm", "deepseek-coder", "gpt-2", "phi-3"}) {
+        const std::string base = model_path(std::string("tokenizers/more/ggml-vocab-") + name + ".gguf");
+        const auto cases = load_cases(base);
+        REQUIRE(cases.size() == 47);
+        const auto tok = gguf_tokenizer(base);
+        for (const Case& c : cases) {
+            INFO(name << " input: '" << c.text << "'");
+            CHECK(tok->encode(c.text, false) == c.ids);
+        }
+    }
+}
+
+TEST_CASE("the qwen2 split matches Python's regex module on llama.cpp's tokenizer inputs", "[tokenizer][bpe]") {
+    if (std::system("/usr/bin/python3 -c 'import regex' >/dev/null 2>&1") != 0) {
+        WARN("SKIPPED: /usr/bin/python3 has no regex; install python3-regex to run the check");
+        return;
+    }
+    for (const char* inputs : {"llama3/ggml-vocab-llama-bpe.gguf.inp", "more/ggml-vocab-deepseek-llm.gguf.inp"}) {
+        const std::string inp = model_path(std::string("tokenizers/") + inputs), out = temp_dir() + "/qwen2-split.json";
+        const std::string cmd = "/usr/bin/python3 '" KILN_SOURCE_DIR "/scripts/reference_pretokenize.py' '" + inp + "' '" + out + "'";
+        REQUIRE(std::system(cmd.c_str()) == 0);
+        const auto expected = nlohmann::json::parse(read_file(out));
+        const auto cases = load_cases(inp.substr(0, inp.size() - 4));
+        REQUIRE(expected.size() == cases.size());
+        for (size_t i = 0; i < cases.size(); ++i) {
+            INFO("input: '" << cases[i].text << "'");
+            CHECK(pre_tokenize("qwen2", cases[i].text) == expected[i].get<std::vector<std::string>>());
+        }
+    }
+}
+
+TEST_CASE("every pre-tokenizer cuts a text into pieces that put it back together", "[tokenizer][bpe]") {
+    const std::string text = "Hello World! It's 2026-12-01, 3.14159\n\n  indented\tTab ÄÖÜ straße 東京タワー 한국어 <|x|> ";
+    for (const char* pre : {"llama-bpe", "qwen2", "deepseek-r1-qwen", "gpt-2", "smollm", "deepseek-llm", "deepseek-coder", "tekken"}) {
+        INFO(pre);
+        const auto pieces = pre_tokenize(pre, text);
+        std::string joined;
+        for (const std::string& p : pieces) joined += p;
+        CHECK(joined == text);
+        CHECK(pieces.size() > 10);
+    }
+    // Digits: one a piece (qwen2, smollm, tekken), up to three (Llama 3), a run (GPT-2).
+    CHECK(pre_tokenize("qwen2", "12345") == std::vector<std::string>{"1", "2", "3", "4", "5"});
+    CHECK(pre_tokenize("llama-bpe", "12345") == std::vector<std::string>{"123", "45"});
+    CHECK(pre_tokenize("gpt-2", "12345") == std::vector<std::string>{"12345"});
+    CHECK(pre_tokenize("smollm", "12345") == std::vector<std::string>{"1", "2", "3", "4", "5"});
+    // Tekken splits at a change from lower to upper case.
+    CHECK(pre_tokenize("tekken", "camelCase") == std::vector<std::string>{"camel", "Case"});
 }

@@ -9,6 +9,7 @@
 #include <queue>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include "tokenizer/utf8.h"
 
@@ -16,10 +17,64 @@ namespace kiln {
 
 namespace {
 
-// Llama 3's pre-tokenizer (tokenizer.json, pre_tokenizer.Split.pattern.Regex).
-constexpr const char* kLlama3Pattern =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
-    "\\s+(?!\\S)|\\s+";
+// The pre-tokenizers, by the names tokenizer.ggml.pre gives them: the regular expressions
+// that cut a text into pre-tokens, applied one after the other (each cuts every piece the
+// previous ones left into its matches and the stretches between them), as llama.cpp does; and
+// whether a pre-token that is already a token is taken whole (ignore_merges). Patterns are
+// the models' own (their tokenizer.json), in PCRE2 syntax; characters that Unicode
+// normalization would change are written as escapes.
+struct PreTokenizer {
+    std::vector<std::string_view> names;
+    std::vector<const char*> patterns;
+    bool ignore_merges;
+};
+
+constexpr const char* kGpt2Pattern = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
+constexpr const char* kCjk = "[一-龥ࠀ-一가-퟿]+";
+
+const std::vector<PreTokenizer>& pre_tokenizers() {
+    static const std::vector<PreTokenizer> table = {
+        {{"llama-bpe", "llama3", "llama-v3"},
+         {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+          "\\s+(?!\\S)|\\s+"},
+         true},
+        // Qwen2 / Qwen2.5 / Qwen3 and the DeepSeek R1 distills of Qwen: Llama 3's split, one digit a piece.
+        {{"qwen2", "deepseek-r1-qwen"},
+         {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+          "\\s+(?!\\S)|\\s+"},
+         false},
+        {{"gpt-2"}, {kGpt2Pattern}, false},
+        {{"smollm"}, {"\\p{N}", kGpt2Pattern}, false},
+        {{"deepseek-llm"},
+         {"[\\r\\n]",
+          "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\\x{1f7d}ᾀ-ᾴᾶ-ᾼ\\x{1fbe}ῂ-ῄῆ-ῌῐ-\\x{1fd3}ῖ-\\x{1fdb}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\\x{2126}ℨ\\x{212a}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ"
+          "\\x{10400}-\\x{1044f}𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+          "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", kCjk, "\\p{N}+"},
+         false},
+        {{"deepseek-coder"}, {"[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", kCjk, "\\p{N}"}, false},
+        // Mistral Nemo and later Mistral models (Tekken).
+        {{"tekken"},
+         {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+          "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|\\p{N}|"
+          " ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+         true},
+    };
+    return table;
+}
+
+const PreTokenizer* find_pre_tokenizer(std::string_view name) {
+    for (const PreTokenizer& p : pre_tokenizers())
+        for (std::string_view n : p.names)
+            if (n == name) return &p;
+    return nullptr;
+}
+
+std::string pre_tokenizer_names() {
+    std::string out;
+    for (const PreTokenizer& p : pre_tokenizers())
+        for (std::string_view n : p.names) out += (out.empty() ? "" : ", ") + std::string(n);
+    return out;
+}
 
 // GPT-2's map from bytes to printable characters: printable Latin-1 bytes stand for
 // themselves, the others for U+0100 onwards in byte order.
@@ -49,11 +104,18 @@ public:
     explicit Regex(const char* pattern) {
         int err = 0;
         PCRE2_SIZE offset = 0;
+        // DOLLAR_ENDONLY: "$" is the end of the piece, not also before a final newline.
         code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern), PCRE2_ZERO_TERMINATED,
-                              PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &err, &offset, nullptr);
-        if (code_ == nullptr) throw std::runtime_error("tokenizer: the pre-tokenizer pattern does not compile");
+                              PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &err, &offset, nullptr);
+        if (code_ == nullptr) {
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(err, message, sizeof message);
+            throw std::runtime_error("tokenizer: a pre-tokenizer pattern does not compile at offset " + std::to_string(offset) +
+                                     ": " + reinterpret_cast<const char*>(message));
+        }
     }
     ~Regex() { pcre2_code_free(code_); }
+    Regex(Regex&& o) noexcept : code_(std::exchange(o.code_, nullptr)) {}
     Regex(const Regex&) = delete;
     Regex& operator=(const Regex&) = delete;
 
@@ -83,9 +145,32 @@ private:
     pcre2_code* code_ = nullptr;
 };
 
+// A pre-tokenizer's patterns, compiled.
+class Splitter {
+public:
+    explicit Splitter(const PreTokenizer& pre) {
+        for (const char* p : pre.patterns) regexes_.emplace_back(p);
+    }
+
+    std::vector<std::string_view> split(std::string_view text) const {
+        std::vector<std::string_view> pieces = {text}, next;
+        for (const Regex& r : regexes_) {
+            next.clear();
+            for (std::string_view piece : pieces)
+                for (std::string_view part : r.split(piece)) next.push_back(part);
+            pieces.swap(next);
+        }
+        return pieces;
+    }
+
+private:
+    std::vector<Regex> regexes_;
+};
+
 class BpeTokenizer final : public Tokenizer {
 public:
-    explicit BpeTokenizer(BpeVocab v) : vocab_(std::move(v)), regex_(kLlama3Pattern) {
+    BpeTokenizer(BpeVocab v, const PreTokenizer& pre)
+        : vocab_(std::move(v)), splitter_(pre), ignore_merges_(vocab_.ignore_merges.value_or(pre.ignore_merges)) {
         const size_t n = vocab_.tokens.size();
         if (n == 0) throw std::runtime_error("tokenizer: the vocabulary is empty");
         if (!vocab_.types.empty() && vocab_.types.size() != n)
@@ -127,10 +212,10 @@ public:
 
     void encode_fragment(std::string_view text, std::vector<Token>& out) const override {
         const ByteMap& bm = byte_map();
-        for (std::string_view piece : regex_.split(text)) {
+        for (std::string_view piece : splitter_.split(text)) {
             std::string word;
             for (unsigned char c : piece) word += bm.to_char[c];
-            if (vocab_.ignore_merges)
+            if (ignore_merges_)
                 if (const auto it = ids_.find(word); it != ids_.end()) {
                     out.push_back(it->second);
                     continue;
@@ -216,7 +301,8 @@ private:
     }
 
     BpeVocab vocab_;
-    Regex regex_;
+    Splitter splitter_;
+    bool ignore_merges_;
     std::unordered_map<std::string, Token> ids_;
     std::unordered_map<std::string, int> ranks_;
     std::vector<std::string> texts_;
@@ -225,9 +311,18 @@ private:
 }  // namespace
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeVocab vocab) {
-    if (vocab.pre != "llama-bpe" && vocab.pre != "llama3" && vocab.pre != "llama-v3")
-        throw std::runtime_error("tokenizer.ggml.pre '" + vocab.pre + "' is not supported (kiln implements llama-bpe)");
-    return std::make_unique<BpeTokenizer>(std::move(vocab));
+    const PreTokenizer* pre = find_pre_tokenizer(vocab.pre);
+    if (pre == nullptr)
+        throw std::runtime_error("tokenizer.ggml.pre '" + vocab.pre + "' is not supported (kiln implements " +
+                                 pre_tokenizer_names() + ")");
+    return std::make_unique<BpeTokenizer>(std::move(vocab), *pre);
+}
+
+std::vector<std::string> pre_tokenize(std::string_view pre, std::string_view text) {
+    const PreTokenizer* p = find_pre_tokenizer(pre);
+    if (p == nullptr) throw std::runtime_error("tokenizer.ggml.pre '" + std::string(pre) + "' is not supported");
+    const auto pieces = Splitter(*p).split(text);
+    return {pieces.begin(), pieces.end()};
 }
 
 BpeVocab read_tokenizer_json(const std::string& path) {

@@ -43,14 +43,17 @@ private:
     std::string out_;
 };
 
-// Field numbers from sentencepiece_model.proto.
+// Field numbers from sentencepiece_model.proto. SentencePiece wants exactly one unknown
+// piece: the vocabulary's unk id is that one, and any other piece typed unknown (Phi-3's
+// converter types its padding so) becomes unused, which encoding never produces.
 std::string model_proto(const SpmVocab& v) {
+    constexpr int32_t kUnknown = 2, kUnused = 5;
     ProtoWriter model;
     for (size_t i = 0; i < v.pieces.size(); ++i) {
         ProtoWriter piece;
         piece.bytes_field(1, v.pieces[i]);
         piece.float_field(2, v.scores[i]);
-        piece.int_field(3, v.types[i]);
+        piece.int_field(3, static_cast<Token>(i) == v.unk ? kUnknown : v.types[i] == kUnknown ? kUnused : v.types[i]);
         model.bytes_field(1, piece.str());
     }
     ProtoWriter trainer;
