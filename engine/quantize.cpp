@@ -52,13 +52,16 @@ bool ends_with(const std::string& s, const char* suffix) {
 }
 
 // The type a tensor should get in this mix, before checking that its rows fit the blocks.
-DType wanted_type(const GgufTensor& t, QuantMix mix, size_t n_layer) {
+// tied: the file has no output.weight, so token_embd.weight is the output matrix too and takes
+// its rule (as llama.cpp's quantizer has it).
+DType wanted_type(const GgufTensor& t, QuantMix mix, size_t n_layer, bool tied) {
     const MixInfo m = mix_info(mix);
     if (t.n_dims < 2 || !ends_with(t.name, ".weight")) return t.type;  // norms and the like stay
     if (ends_with(t.name, "ffn_gate_inp.weight")) return t.type;      // MoE routers: small, and decisive
     const bool k_mix = mix == QuantMix::q4_k_m || mix == QuantMix::q5_k_m;
-    if (t.name == "output.weight" && mix != QuantMix::f16 && mix != QuantMix::bf16 && mix != QuantMix::q8_0)
-        return DType::Q6_K;
+    const bool output = t.name == "output.weight" || (tied && t.name == "token_embd.weight");
+    if (output && mix != QuantMix::f16 && mix != QuantMix::bf16 && mix != QuantMix::q8_0) return DType::Q6_K;
+    if (k_mix && ends_with(t.name, "attn_qkv.weight")) return mix == QuantMix::q4_k_m ? DType::Q5_K : DType::Q6_K;
     if (k_mix && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight") ||
                   ends_with(t.name, "ffn_down_exps.weight"))) {
         const auto layer = layer_of(t.name);
@@ -108,7 +111,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
     QuantizeReport report;
     std::vector<DType> types;
     for (const GgufTensor& t : in.tensors()) {
-        DType type = wanted_type(t, mix, n_layer);
+        DType type = wanted_type(t, mix, n_layer, in.find_tensor("output.weight") == nullptr);
         if (type != t.type) {
             if (!can_quantize(t.type))
                 throw Error(in_path + ": tensor '" + t.name + "' has type " + type_info(static_cast<uint32_t>(t.type))->name +

@@ -281,7 +281,7 @@ void rows_r_avx512(const float* q, size_t lo, size_t nv, size_t hd, float scale,
 template <int kChunks>
 void rows_chunks_avx512(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd, float scale, const Work& w, float* o,
                         float* m, float* l) {
-    constexpr int kMost = kChunks <= 4 ? 4 : 2;
+    constexpr int kMost = kChunks <= 4 ? 4 : kChunks <= 8 ? 2 : 1;
     static_assert(kMost <= kRowsTogether);
     size_t r = 0;
     for (; r + kMost <= n_rows; r += kMost)
@@ -299,7 +299,9 @@ void rows_avx512(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd,
         case 5: return rows_chunks_avx512<5>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
         case 6: return rows_chunks_avx512<6>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
         case 7: return rows_chunks_avx512<7>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
-        default: return rows_chunks_avx512<8>(q, n_rows, lo, nv, hd, scale, w, o, m, l);  // attention() keeps hd <= 128 here
+        case 8: return rows_chunks_avx512<8>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        case 9: case 10: case 11: case 12: return rows_chunks_avx512<12>(q, n_rows, lo, nv, hd, scale, w, o, m, l);
+        default: return rows_chunks_avx512<16>(q, n_rows, lo, nv, hd, scale, w, o, m, l);  // attention() keeps hd <= 256 here
     }
 }
 
@@ -333,8 +335,8 @@ size_t attention_scratch_floats(const AttentionShape& shape, int n_threads) {
 void attention(Isa isa, const AttentionShape& sh, std::span<const AttentionSeq> seqs, size_t ldq, size_t ldo,
                float* scratch, int n_threads) {
     const bool wide = has_avx512(isa);
-    // The wide path keeps a row's output in at most 8 registers: heads of up to 128.
-    const RowsFn rows_fn = wide && sh.head_dim <= 128 ? rows_avx512 : rows_scalar;
+    // The wide path keeps a row's output in at most 16 registers: heads of up to 256 (Gemma's).
+    const RowsFn rows_fn = wide && sh.head_dim <= 256 ? rows_avx512 : rows_scalar;
     const ToFloatFn to_float = wide ? to_float_avx512 : to_float_generic;
     const TransposeFn transpose = wide ? transpose_avx512 : transpose_generic;
     const KeysFn keys = wide && sh.kv_type == DType::F16 ? keys_f16_avx512 : nullptr;

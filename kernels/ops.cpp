@@ -68,10 +68,12 @@ namespace {
 constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluA = 0.044715f;
 
+// 0.5 x (1 + tanh(u)) written as x / (1 + e^(-2u)), which keeps its precision where tanh
+// nears -1 (1 + tanh would cancel).
 void geglu_scalar(float* gate, const float* up, size_t n) {
     for (size_t i = 0; i < n; ++i) {
         const float x = gate[i];
-        gate[i] = 0.5f * x * (1.0f + std::tanh(kGeluC * (x + kGeluA * x * x * x))) * up[i];
+        gate[i] = x / (1.0f + std::exp(-2.0f * kGeluC * (x + kGeluA * x * x * x))) * up[i];
     }
 }
 
@@ -96,17 +98,16 @@ void swiglu_avx512(float* gate, const float* up, size_t n) {
     }
 }
 
-// tanh(u) = 1 - 2 / (1 + e^(2u)); exp_avx512 clamps, so large |u| give exactly +-1.
+// As geglu_scalar; exp_avx512 clamps, so the far tails give 0 and x.
 void geglu_avx512(float* gate, const float* up, size_t n) {
-    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    const __m512 one = _mm512_set1_ps(1.0f);
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
         const __m512 x = _mm512_maskz_loadu_ps(k, gate + i);
         const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
         const __m512 u = _mm512_mul_ps(_mm512_set1_ps(kGeluC), _mm512_fmadd_ps(_mm512_set1_ps(kGeluA), x3, x));
-        const __m512 e = exp_avx512(_mm512_mul_ps(two, u));
-        const __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(one, e)));
-        const __m512 g = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, t));
+        const __m512 e = exp_avx512(_mm512_mul_ps(_mm512_set1_ps(-2.0f), u));
+        const __m512 g = _mm512_div_ps(x, _mm512_add_ps(one, e));
         _mm512_mask_storeu_ps(gate + i, k, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(k, up + i)));
     }
 }

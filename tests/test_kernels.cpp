@@ -306,14 +306,31 @@ TEST_CASE("rmsnorm, rope and swiglu follow their definitions", "[kernels]") {
     CHECK(h[5] == Approx(std::cos(3.0f)));
     CHECK(h[4] == Approx(-std::sin(3.0f)));
 
+    // NeoX pairs: (0, 2) by pos, (1, 3) by pos / 100; a linear scale of 1/2 halves the angles
+    // and mscale 2 doubles the results.
+    std::vector<float> nx = {1, 1, 0, 0};
+    rope_table(3, 4, 10000.0f, 0.5f, nullptr, 2.0f, cs);
+    rope_neox(nx.data(), 1, 4, 4, cs);
+    CHECK(nx[0] == Approx(2 * std::cos(1.5f)));
+    CHECK(nx[2] == Approx(2 * std::sin(1.5f)));
+    CHECK(nx[1] == Approx(2 * std::cos(0.015f)));
+    CHECK(nx[3] == Approx(2 * std::sin(0.015f)));
+
     std::vector<float> g = {0.0f, 1.0f, -1.0f}, u = {2.0f, 2.0f, 2.0f};
     swiglu(Isa::scalar, g.data(), u.data(), 3);
     CHECK(g[0] == 0.0f);
     CHECK(g[1] == Approx(2.0f / (1.0f + std::exp(-1.0f))));
     CHECK(g[2] == Approx(-2.0f / (1.0f + std::exp(1.0f))));
+
+    std::vector<float> e = {0.0f, 1.0f, -3.0f}, gelu_of(3);
+    for (size_t i = 0; i < 3; ++i)
+        gelu_of[i] = 0.5f * e[i] * (1.0f + std::tanh(std::sqrt(2.0f / 3.14159265f) * (e[i] + 0.044715f * e[i] * e[i] * e[i])));
+    geglu(Isa::scalar, e.data(), u.data(), 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(e[i] == Approx(2.0f * gelu_of[i]));
+    CHECK(gelu_of[1] == Approx(0.841192f).epsilon(1e-5));  // GELU's tanh form at 1
 }
 
-TEST_CASE("swiglu on every ISA stays within a few ulp of the scalar reference", "[kernels]") {
+TEST_CASE("swiglu and geglu on every ISA stay within a few ulp of the scalar reference", "[kernels]") {
     // Gates over the whole useful range and past the clamps, more than one thread's chunk.
     const size_t n = 40000 + 7;
     std::vector<float> gate(n), up(n);
@@ -321,16 +338,20 @@ TEST_CASE("swiglu on every ISA stays within a few ulp of the scalar reference", 
         gate[i] = -100.0f + 200.0f * static_cast<float>(i) / n;
         up[i] = 1.0f + 0.001f * static_cast<float>(i % 97);
     }
-    std::vector<float> ref = gate;
-    swiglu(Isa::scalar, ref.data(), up.data(), n, 1);
-    for (Isa isa : supported_isas()) {
-        std::vector<float> out = gate;
-        swiglu(isa, out.data(), up.data(), n, 2);
-        double worst = 0.0;
-        for (size_t i = 0; i < n; ++i)
-            worst = std::max(worst, std::fabs(double(out[i]) - ref[i]) / (std::fabs(double(ref[i])) + 1e-30));
-        INFO(isa_name(isa) << ": worst relative error " << worst);
-        CHECK(worst < 1e-6);
+    for (const auto glu : {swiglu, geglu}) {
+        std::vector<float> ref = gate;
+        glu(Isa::scalar, ref.data(), up.data(), n, 1);
+        for (Isa isa : supported_isas()) {
+            std::vector<float> out = gate;
+            glu(isa, out.data(), up.data(), n, 2);
+            // Relative where the result is not tiny; GELU's tail (1 - tanh near -1) is a
+            // difference of nearly equal numbers, so there the bound is absolute.
+            double worst = 0.0;
+            for (size_t i = 0; i < n; ++i)
+                worst = std::max(worst, std::fabs(double(out[i]) - ref[i]) / std::max(std::fabs(double(ref[i])), 1e-3));
+            INFO(isa_name(isa) << (glu == swiglu ? " swiglu" : " geglu") << ": worst relative error " << worst);
+            CHECK(worst < 2e-6);
+        }
     }
 }
 
@@ -338,24 +359,27 @@ namespace {
 
 const uint8_t* bytes_of(const std::vector<float>& v) { return reinterpret_cast<const uint8_t*>(v.data()); }
 
-// Straightforward softmax attention in double over a float cache: the reference.
+// Straightforward softmax attention in double over a float cache: the reference. A query at
+// pos sees positions (pos - window, pos] (window 0: all up to pos); scores times scale (0:
+// 1 / sqrt(hd)).
 std::vector<double> attention_reference(const std::vector<float>& q, size_t n_tokens, size_t first_pos,
                                         const std::vector<float>& k, const std::vector<float>& v, size_t n_head,
-                                        size_t n_kv_head, size_t hd) {
+                                        size_t n_kv_head, size_t hd, size_t window = 0, double scale = 0.0) {
     const size_t kv_dim = n_kv_head * hd, group = n_head / n_kv_head;
+    if (scale == 0.0) scale = 1.0 / std::sqrt(double(hd));
     std::vector<double> out(n_tokens * n_head * hd);
     for (size_t t = 0; t < n_tokens; ++t)
         for (size_t h = 0; h < n_head; ++h) {
-            const size_t n = first_pos + t + 1, off = h / group * hd;
+            const size_t n = first_pos + t + 1, off = h / group * hd, lo = window > 0 && n > window ? n - window : 0;
             std::vector<double> s(n);
             double max = -1e300, sum = 0.0;
-            for (size_t p = 0; p < n; ++p) {
+            for (size_t p = lo; p < n; ++p) {
                 for (size_t d = 0; d < hd; ++d) s[p] += double(q[(t * n_head + h) * hd + d]) * k[p * kv_dim + off + d];
-                s[p] /= std::sqrt(double(hd));
+                s[p] *= scale;
                 max = std::max(max, s[p]);
             }
-            for (double& x : s) sum += (x = std::exp(x - max));
-            for (size_t p = 0; p < n; ++p)
+            for (size_t p = lo; p < n; ++p) sum += (s[p] = std::exp(s[p] - max));
+            for (size_t p = lo; p < n; ++p)
                 for (size_t d = 0; d < hd; ++d) out[(t * n_head + h) * hd + d] += s[p] / sum * v[p * kv_dim + off + d];
         }
     return out;
@@ -395,13 +419,14 @@ TEST_CASE("attention is causal and shares KV heads across their query group", "[
 
 TEST_CASE("blocked attention matches plain softmax attention for every cache type and tiling", "[kernels]") {
     // Shapes around the kernel's edges: heads of 8 (under one vector), 64 and 80 (a masked
-    // tail), groups of 1, 4 and 8; 150 positions (three blocks of 64, the last partial).
+    // tail), 192 and 256 (Gemma's), groups of 1, 4 and 8; 150 positions (three blocks of 64,
+    // the last partial).
     struct Shape {
         size_t n_head, n_kv_head, hd;
     };
     std::mt19937 rng(7);
     std::normal_distribution<float> normal(0.0f, 1.0f);
-    for (const Shape& sh : {Shape{4, 4, 8}, Shape{8, 2, 64}, Shape{8, 1, 80}, Shape{16, 2, 32}}) {
+    for (const Shape& sh : {Shape{4, 4, 8}, Shape{8, 2, 64}, Shape{8, 1, 80}, Shape{16, 2, 32}, Shape{4, 1, 256}, Shape{2, 2, 192}}) {
         const size_t n_pos = 150, kv_dim = sh.n_kv_head * sh.hd, q_dim = sh.n_head * sh.hd;
         std::vector<float> k(n_pos * kv_dim), v(n_pos * kv_dim), q(n_pos * q_dim);
         for (float* x : {k.data(), v.data(), q.data()})
@@ -454,6 +479,57 @@ TEST_CASE("blocked attention matches plain softmax attention for every cache typ
                     CHECK(std::memcmp(pieces.data(), whole.data(), whole.size() * sizeof(float)) == 0);
                 }
             }
+        }
+    }
+}
+
+TEST_CASE("sliding-window attention matches the reference, from a whole cache and from a ring", "[kernels]") {
+    // Windows of 1, 40 and 100 over 150 positions, a scale of its own; the ring of 64 positions
+    // filled 13 tokens at a time (as the engine fills it) gives the whole cache's bits.
+    const size_t n_head = 4, n_kv_head = 2, hd = 64, n_pos = 150, kv_dim = n_kv_head * hd, q_dim = n_head * hd;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> k(n_pos * kv_dim), v(n_pos * kv_dim), q(n_pos * q_dim);
+    for (float& x : k) x = normal(rng);
+    for (float& x : v) x = normal(rng);
+    for (float& x : q) x = normal(rng);
+    const size_t hb = hd * sizeof(float);
+    std::vector<float> kh(n_pos * kv_dim), vh(n_pos * kv_dim);  // head by head
+    for (size_t h = 0; h < n_kv_head; ++h)
+        for (size_t p = 0; p < n_pos; ++p)
+            for (size_t d = 0; d < hd; ++d) {
+                kh[(h * n_pos + p) * hd + d] = k[p * kv_dim + h * hd + d];
+                vh[(h * n_pos + p) * hd + d] = v[p * kv_dim + h * hd + d];
+            }
+    for (size_t window : {size_t{1}, size_t{40}, size_t{100}}) {
+        const float scale = 0.3f;
+        const auto expected = attention_reference(q, n_pos, 0, k, v, n_head, n_kv_head, hd, window, scale);
+        for (Isa isa : supported_isas()) {
+            INFO(isa_name(isa) << ", window " << window);
+            const AttentionShape shape{n_head, n_kv_head, hd, DType::F32, hb, n_pos * hb, scale, window, 0};
+            std::vector<float> scratch(attention_scratch_floats(shape, 2)), whole(n_pos * q_dim);
+            const AttentionSeq all{q.data(), n_pos, 0, bytes_of(kh), bytes_of(vh), whole.data()};
+            attention(isa, shape, {&all, 1}, q_dim, q_dim, scratch.data(), 2);
+            double worst = 0.0;
+            for (size_t i = 0; i < whole.size(); ++i) worst = std::max(worst, std::fabs(whole[i] - expected[i]));
+            CHECK(worst < 1e-5);
+
+            const size_t chunk = 13, ring = ring_positions(window, chunk);
+            CHECK(ring % 64 == 0);
+            CHECK(ring >= window + chunk - 1);
+            std::vector<float> kr(ring * kv_dim), vr(ring * kv_dim), pieces(n_pos * q_dim);
+            const AttentionShape ringed{n_head, n_kv_head, hd, DType::F32, hb, ring * hb, scale, window, ring};
+            for (size_t t0 = 0; t0 < n_pos; t0 += chunk) {
+                const size_t n = std::min(chunk, n_pos - t0);
+                for (size_t h = 0; h < n_kv_head; ++h)
+                    for (size_t p = t0; p < t0 + n; ++p) {
+                        std::copy_n(&kh[(h * n_pos + p) * hd], hd, &kr[(h * ring + p % ring) * hd]);
+                        std::copy_n(&vh[(h * n_pos + p) * hd], hd, &vr[(h * ring + p % ring) * hd]);
+                    }
+                const AttentionSeq part{&q[t0 * q_dim], n, t0, bytes_of(kr), bytes_of(vr), &pieces[t0 * q_dim]};
+                attention(isa, ringed, {&part, 1}, q_dim, q_dim, scratch.data(), 1);
+            }
+            CHECK(std::memcmp(pieces.data(), whole.data(), whole.size() * sizeof(float)) == 0);
         }
     }
 }
