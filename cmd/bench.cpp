@@ -107,7 +107,7 @@ int run_bench_command(const BenchArgs& a) {
         // the weights a token reads: the router and the experts it uses.
         const ModelConfig& c = model->config();
         const std::string experts = c.n_expert > 0 ? std::to_string(c.n_expert) + "x" + std::to_string(c.n_expert_used) + " MoE " : "";
-        const std::string type = "llama " + experts + scaled(params, true) + " " + file_type_name(model->gguf());
+        const std::string type = std::string(c.arch->name) + " " + experts + scaled(params, true) + " " + file_type_name(model->gguf());
         for (int t : threads) {
             for (const BenchTest& test : tests) {
                 SessionOptions so;

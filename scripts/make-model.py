@@ -9,8 +9,9 @@ architecture's own tensors and keys as llama.cpp's converter writes them: Q/K/V 
 per-head Q/K norms and head sizes other than n_embd / n_head (qwen3, gemma3), post-norms,
 sliding-window layers and linear RoPE scaling (gemma3), fused QKV and gate+up with LongRoPE
 factors (phi3). Their norm weights are random around 1 (std 0.2) so that norm conventions
-matter; the small shapes take the Llama 2 vocabulary, the large ones the vocabulary their
-family's size calls for (the Llama 3 byte-level BPE for Qwen, marked with Qwen's pre-tokenizer).
+matter; the small shapes and phi3-mini take the Llama 2 vocabulary (Phi-3's is 32064 tokens), the
+other large ones the Llama 3 byte-level BPE (128256 tokens; Qwen's 151936 and Gemma 3's 262144 are not
+in shared/), marked with Qwen's pre-tokenizer for the Qwen shapes.
 
 Weights are normal with std 0.02 (--std) and norms are 1, so speed and memory behave like the real
 model (values do not matter for either). The vocabulary, scores and token types come from
@@ -59,7 +60,7 @@ SHAPES = {
     "qwen3-0.6b": dict(arch="qwen3", n_embd=1024, n_layer=28, n_head=16, n_kv_head=8, head_dim=128, n_ff=3072,
                        n_ctx=40960, rope_base=1000000.0, tied=True, vocab="llama3"),
     "gemma3-1b": dict(arch="gemma3", n_embd=1152, n_layer=26, n_head=4, n_kv_head=1, head_dim=256, n_ff=6912,
-                      n_ctx=32768, window=512, rope_base=1000000.0, tied=True),
+                      n_ctx=32768, window=512, rope_base=1000000.0, tied=True, vocab="llama3"),
     "phi3-mini": dict(arch="phi3", n_embd=3072, n_layer=32, n_head=32, n_kv_head=32, n_ff=8192, n_ctx=4096),
 }
 F32, F16 = 0, 1
@@ -167,7 +168,7 @@ def main():
     rope_base = s.get("rope_base", 500000.0 if llama3 else 10000.0)
     w.add(f"{arch}.rope.freq_base", 6, rope_base)
     if s.get("vocab") == "llama3":
-        n_vocab = add_llama3_vocab(w, pre="qwen2")
+        n_vocab = add_llama3_vocab(w, pre="qwen2" if arch.startswith("qwen") else "llama-bpe")
     else:
         n_vocab = add_llama3_vocab(w) if llama3 else add_llama2_vocab(w)
 
