@@ -19,6 +19,8 @@ namespace kiln::cli {
 void add_model_options(CLI::App& app, ModelArgs& args) {
     app.add_option("-m,--model", args.path, "GGUF model file")->required();
     app.add_option("--tokenizer", args.tokenizer, "A tokenizer.model (SentencePiece) or tokenizer.json (byte-level BPE) to use instead of the GGUF vocabulary");
+    app.add_flag("--allow-unused-tensors", args.allow_unused_tensors,
+                 "Load a file that holds tensors its architecture does not use (they are ignored)");
     add_load_options(app, args.load);
 }
 
@@ -34,6 +36,7 @@ std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     ModelOptions options;
     options.tokenizer_path = args.tokenizer;
     options.load = args.load;
+    options.allow_unused_tensors = args.allow_unused_tensors;
     options.isa = detect_isa();
     if (const char* forced = std::getenv("KILN_ISA"); forced != nullptr && *forced != '\0') {
         const auto isa = parse_isa(forced);

@@ -17,9 +17,10 @@ struct ModelArgs {
     std::string path;
     std::string tokenizer;
     FileLoad load = FileLoad::automatic;
+    bool allow_unused_tensors = false;
 };
 
-// -m/--model (required), --tokenizer, and the load options.
+// -m/--model (required), --tokenizer, --allow-unused-tensors and the load options.
 void add_model_options(CLI::App& app, ModelArgs& args);
 
 // --mmap / --no-mmap: force mapping the file, or copying it into huge-page memory; by default

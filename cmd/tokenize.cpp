@@ -18,8 +18,9 @@ struct TokenizeArgs {
 };
 
 int tokenize(const TokenizeArgs& a) {
-    const auto model = open_model(a.model);
-    const Tokenizer& tok = model->tokenizer();
+    // Only the vocabulary: a vocabulary-only GGUF serves as well as a model.
+    const auto tokenizer = open_tokenizer(a.model.path, a.model.tokenizer);
+    const Tokenizer& tok = *tokenizer;
     const std::vector<Token> ids = tok.encode(read_prompt(a.prompt), tok.add_bos() && !a.no_bos, a.special);
     if (a.pieces) {
         for (Token id : ids) std::printf("%d\t%s\n", id, tok.token_piece(id).c_str());

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "engine/error.h"
@@ -34,9 +35,16 @@ std::string shape_str(const GgufTensor& t) {
     return s + "]";
 }
 
+// The file's tensors as the loader takes them, each taken noted: a tensor the architecture
+// does not use means the file is not what it says.
+struct Tensors {
+    const GgufFile& g;
+    std::set<std::string, std::less<>> used;
+};
+
 // A tensor of the given shape (GGUF order: row length first) and a type kiln computes with.
-const GgufTensor& tensor(const GgufFile& g, const std::string& name, std::initializer_list<size_t> shape) {
-    const GgufTensor* t = g.find_tensor(name);
+const GgufTensor& tensor(Tensors& ts, const std::string& name, std::initializer_list<size_t> shape) {
+    const GgufTensor* t = ts.g.find_tensor(name);
     if (t == nullptr) throw Error("missing tensor '" + name + "'");
     const TypeInfo& ti = *type_info(static_cast<uint32_t>(t->type));
     if (!ti.computable) throw Error("tensor '" + name + "' has type " + ti.name + ", which kiln cannot run yet");
@@ -47,6 +55,7 @@ const GgufTensor& tensor(const GgufFile& g, const std::string& name, std::initia
         want += (d++ ? ", " : "") + std::to_string(n);
     }
     if (!ok) throw Error("tensor '" + name + "' has shape " + shape_str(*t) + ", expected " + want + "]");
+    ts.used.insert(name);
     return *t;
 }
 
@@ -54,16 +63,16 @@ size_t matrix_bytes(const WeightMatrix& w) {
     return row_bytes(*type_info(static_cast<uint32_t>(w.type)), w.n_cols) * w.n_rows;
 }
 
-WeightMatrix matrix(const GgufFile& g, const std::string& name, size_t cols, size_t rows) {
-    const GgufTensor& t = tensor(g, name, {cols, rows});
+WeightMatrix matrix(Tensors& ts, const std::string& name, size_t cols, size_t rows) {
+    const GgufTensor& t = tensor(ts, name, {cols, rows});
     return WeightMatrix{t.data, t.type, rows, cols};
 }
 
 // Consecutive blocks of rows of one 2-D tensor [cols, sum of rows], as separate matrices.
-std::vector<WeightMatrix> row_slices(const GgufFile& g, const std::string& name, size_t cols, std::initializer_list<size_t> rows) {
+std::vector<WeightMatrix> row_slices(Tensors& ts, const std::string& name, size_t cols, std::initializer_list<size_t> rows) {
     size_t total = 0;
     for (size_t r : rows) total += r;
-    const GgufTensor& t = tensor(g, name, {cols, total});
+    const GgufTensor& t = tensor(ts, name, {cols, total});
     std::vector<WeightMatrix> out;
     const uint8_t* data = t.data;
     for (size_t r : rows) {
@@ -74,8 +83,8 @@ std::vector<WeightMatrix> row_slices(const GgufFile& g, const std::string& name,
 }
 
 // The n matrices of a 3-D tensor [cols, rows, n], one after the other in the file.
-std::vector<WeightMatrix> expert_matrices(const GgufFile& g, const std::string& name, size_t cols, size_t rows, size_t n) {
-    const GgufTensor& t = tensor(g, name, {cols, rows, n});
+std::vector<WeightMatrix> expert_matrices(Tensors& ts, const std::string& name, size_t cols, size_t rows, size_t n) {
+    const GgufTensor& t = tensor(ts, name, {cols, rows, n});
     std::vector<WeightMatrix> out;
     for (size_t e = 0; e < n; ++e) {
         out.push_back(WeightMatrix{t.data, t.type, rows, cols});
@@ -84,8 +93,8 @@ std::vector<WeightMatrix> expert_matrices(const GgufFile& g, const std::string& 
     return out;
 }
 
-std::vector<float> vector(const GgufFile& g, const std::string& name, size_t n) {
-    const GgufTensor& t = tensor(g, name, {n});
+std::vector<float> vector(Tensors& ts, const std::string& name, size_t n) {
+    const GgufTensor& t = tensor(ts, name, {n});
     std::vector<float> out(n);
     dequantize_row(t.type, t.data, out.data(), n);
     return out;
@@ -199,78 +208,93 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
     m->isa_ = options.isa;
     try {
         const GgufFile& g = m->gguf_;
+        if (g.tensors().empty()) throw Error("the file holds a vocabulary only, no weights");
         ModelConfig& c = m->config_;
         c = read_config(g);
         m->tokenizer_ = load_tokenizer(g, options.tokenizer_path);
         c.n_vocab = m->tokenizer_->n_vocab();
 
+        Tensors ts{g, {}};
         const size_t half = c.rot_dim / 2;
         const auto factors = [&](const char* name) {
-            std::vector<float> f = vector(g, name, half);
+            std::vector<float> f = vector(ts, name, half);
             for (float v : f)
                 if (!(v > 0.0f)) throw Error(std::string(name) + " holds a factor that is not positive");
             return f;
         };
         if (g.find_tensor("rope_freqs.weight") != nullptr) c.rope_freq_factors = factors("rope_freqs.weight");
-        if (g.find_tensor("rope_factors_long.weight") != nullptr) {  // Phi-3's LongRoPE
-            c.rope_factors_long = factors("rope_factors_long.weight");
-            c.rope_freq_factors = factors("rope_factors_short.weight");
-        }
-        m->token_embd_ = matrix(g, "token_embd.weight", c.n_embd, c.n_vocab);
-        m->output_norm_ = vector(g, "output_norm.weight", c.n_embd);
-        m->output_ = g.find_tensor("output.weight") ? matrix(g, "output.weight", c.n_embd, c.n_vocab) : m->token_embd_;
+        // Phi-3's LongRoPE: the short factors in place of rope_freqs, the long ones past rope_ctx_orig.
+        if (g.find_tensor("rope_factors_short.weight") != nullptr) c.rope_freq_factors = factors("rope_factors_short.weight");
+        if (g.find_tensor("rope_factors_long.weight") != nullptr) c.rope_factors_long = factors("rope_factors_long.weight");
+        m->token_embd_ = matrix(ts, "token_embd.weight", c.n_embd, c.n_vocab);
+        m->output_norm_ = vector(ts, "output_norm.weight", c.n_embd);
+        m->output_ = g.find_tensor("output.weight") ? matrix(ts, "output.weight", c.n_embd, c.n_vocab) : m->token_embd_;
         const Architecture& arch = *c.arch;
         const size_t q_dim = c.q_dim(), kv_dim = c.kv_dim();
         for (size_t l = 0; l < c.n_layer; ++l) {
             const std::string p = "blk." + std::to_string(l) + ".";
             LayerWeights w;
-            w.attn_norm = vector(g, p + "attn_norm.weight", c.n_embd);
+            w.attn_norm = vector(ts, p + "attn_norm.weight", c.n_embd);
             if (g.find_tensor(p + "attn_qkv.weight") != nullptr) {  // fused: Q, K and V rows one after the other
-                const auto qkv = row_slices(g, p + "attn_qkv.weight", c.n_embd, {q_dim, kv_dim, kv_dim});
+                const auto qkv = row_slices(ts, p + "attn_qkv.weight", c.n_embd, {q_dim, kv_dim, kv_dim});
                 w.wq = qkv[0], w.wk = qkv[1], w.wv = qkv[2];
             } else {
-                w.wq = matrix(g, p + "attn_q.weight", c.n_embd, q_dim);
-                w.wk = matrix(g, p + "attn_k.weight", c.n_embd, kv_dim);
-                w.wv = matrix(g, p + "attn_v.weight", c.n_embd, kv_dim);
+                w.wq = matrix(ts, p + "attn_q.weight", c.n_embd, q_dim);
+                w.wk = matrix(ts, p + "attn_k.weight", c.n_embd, kv_dim);
+                w.wv = matrix(ts, p + "attn_v.weight", c.n_embd, kv_dim);
             }
-            w.wo = matrix(g, p + "attn_output.weight", q_dim, c.n_embd);
+            w.wo = matrix(ts, p + "attn_output.weight", q_dim, c.n_embd);
             if (arch.qkv_bias) {
-                w.bq = vector(g, p + "attn_q.bias", q_dim);
-                w.bk = vector(g, p + "attn_k.bias", kv_dim);
-                w.bv = vector(g, p + "attn_v.bias", kv_dim);
+                w.bq = vector(ts, p + "attn_q.bias", q_dim);
+                w.bk = vector(ts, p + "attn_k.bias", kv_dim);
+                w.bv = vector(ts, p + "attn_v.bias", kv_dim);
             }
             if (arch.qk_norm) {
-                w.q_norm = vector(g, p + "attn_q_norm.weight", c.head_dim);
-                w.k_norm = vector(g, p + "attn_k_norm.weight", c.head_dim);
+                w.q_norm = vector(ts, p + "attn_q_norm.weight", c.head_dim);
+                w.k_norm = vector(ts, p + "attn_k_norm.weight", c.head_dim);
             }
             if (arch.post_norms) {
-                w.post_attn_norm = vector(g, p + "post_attention_norm.weight", c.n_embd);
-                w.post_ffn_norm = vector(g, p + "post_ffw_norm.weight", c.n_embd);
+                w.post_attn_norm = vector(ts, p + "post_attention_norm.weight", c.n_embd);
+                w.post_ffn_norm = vector(ts, p + "post_ffw_norm.weight", c.n_embd);
             }
-            w.ffn_norm = vector(g, p + "ffn_norm.weight", c.n_embd);
+            w.ffn_norm = vector(ts, p + "ffn_norm.weight", c.n_embd);
             if (c.n_expert == 0 && arch.fused_gate_up) {  // ffn_up: gate rows, then up rows
-                const auto gate_up = row_slices(g, p + "ffn_up.weight", c.n_embd, {c.n_ff, c.n_ff});
+                const auto gate_up = row_slices(ts, p + "ffn_up.weight", c.n_embd, {c.n_ff, c.n_ff});
                 w.ffn.gate = gate_up[0], w.ffn.up = gate_up[1];
-                w.ffn.down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+                w.ffn.down = matrix(ts, p + "ffn_down.weight", c.n_ff, c.n_embd);
             } else if (c.n_expert == 0) {
-                w.ffn.gate = matrix(g, p + "ffn_gate.weight", c.n_embd, c.n_ff);
-                w.ffn.up = matrix(g, p + "ffn_up.weight", c.n_embd, c.n_ff);
-                w.ffn.down = matrix(g, p + "ffn_down.weight", c.n_ff, c.n_embd);
+                w.ffn.gate = matrix(ts, p + "ffn_gate.weight", c.n_embd, c.n_ff);
+                w.ffn.up = matrix(ts, p + "ffn_up.weight", c.n_embd, c.n_ff);
+                w.ffn.down = matrix(ts, p + "ffn_down.weight", c.n_ff, c.n_embd);
             } else {
-                w.router = matrix(g, p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
-                const auto gate = expert_matrices(g, p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert);
-                const auto up = expert_matrices(g, p + "ffn_up_exps.weight", c.n_embd, c.n_ff, c.n_expert);
-                const auto down = expert_matrices(g, p + "ffn_down_exps.weight", c.n_ff, c.n_embd, c.n_expert);
+                w.router = matrix(ts, p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
+                const auto gate = expert_matrices(ts, p + "ffn_gate_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+                const auto up = expert_matrices(ts, p + "ffn_up_exps.weight", c.n_embd, c.n_ff, c.n_expert);
+                const auto down = expert_matrices(ts, p + "ffn_down_exps.weight", c.n_ff, c.n_embd, c.n_expert);
                 for (size_t e = 0; e < c.n_expert; ++e) w.experts.push_back({gate[e], up[e], down[e]});
             }
             m->layers_.push_back(std::move(w));
         }
+        if (!options.allow_unused_tensors)
+            for (const GgufTensor& t : g.tensors())
+                if (!ts.used.count(t.name))
+                    throw Error("tensor '" + t.name + "' is not one architecture '" + std::string(arch.name) +
+                                "' uses: the file is not what it says (allow_unused_tensors loads it anyway)");
         m->repack();
     } catch (const std::runtime_error& e) {
         throw Error(path + ": " + e.what());
     }
     m->gguf_.seal();
     return m;
+}
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, const std::string& tokenizer_path) {
+    const GgufFile g = GgufFile::open(path, FileLoad::map);
+    try {
+        return load_tokenizer(g, tokenizer_path);
+    } catch (const std::runtime_error& e) {
+        throw Error(path + ": " + e.what());
+    }
 }
 
 std::vector<WeightMatrix*> Model::matrices() {

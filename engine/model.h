@@ -84,6 +84,7 @@ struct ModelOptions {
     std::string tokenizer_path;  // a tokenizer.model to use instead of the GGUF's vocabulary
     Isa isa = Isa::scalar;
     FileLoad load = FileLoad::automatic;  // map the file or copy it into huge-page memory
+    bool allow_unused_tensors = false;    // else a tensor the architecture does not use is an error
 };
 
 class Model {
@@ -127,5 +128,9 @@ private:
 
 // The tokenizer a GGUF file describes (tokenizer.ggml.*). Throws Error.
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufFile& gguf);
+
+// Only the tokenizer of the GGUF file at path (any file with a vocabulary, vocabulary-only ones
+// included), or of tokenizer_path when given. Throws Error with a message starting with the path.
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, const std::string& tokenizer_path = "");
 
 }  // namespace kiln

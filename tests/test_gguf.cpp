@@ -99,6 +99,9 @@ std::vector<BadCase> bad_cases() {
     o = {}, o.arch = "qwen3", add("qwen3 without Q/K norms", tiny_model(o).serialize(), "missing tensor 'blk.0.attn_q_norm.weight'");
     o = {}, o.arch = "qwen3moe", add("qwen3moe without experts", tiny_model(o).serialize(), "missing metadata key 'qwen3moe.expert_count'");
     o = {}, o.arch = "gemma3", add("gemma3 without its window", tiny_model(o).serialize(), "'gemma3.attention.sliding_window'");
+    o = {}, o.extra_f32 = {{"Xutput.weight", {16, 267}}};
+    add("a tensor the architecture does not use", tiny_model(o).serialize(),
+        "tensor 'Xutput.weight' is not one architecture 'llama' uses");
     o = {}, o.arch = "phi3",
     add("phi3 without fused gate and up", tiny_model(o).serialize(), "tensor 'blk.0.ffn_up.weight' has shape [16, 32], expected [16, 64]");
     o = {}, o.with_block_count = false, add("missing hyperparameter", tiny_model(o).serialize(), "llama.block_count");
@@ -133,6 +136,21 @@ std::vector<BadCase> bad_cases() {
 }
 
 }  // namespace
+
+TEST_CASE("a tensor the architecture does not use loads only when allowed", "[gguf][bad-input]") {
+    TinyModel o;
+    o.extra_f32 = {{"Xutput.weight", {16, 267}}};
+    const std::string path = temp_dir() + "/tiny-unused.gguf";
+    tiny_model(o).write(path);
+    CHECK_THROWS_WITH(Model::load(path, {}), Catch::Contains("'Xutput.weight' is not one architecture 'llama' uses"));
+    ModelOptions allow;
+    allow.allow_unused_tensors = true;
+    CHECK(Model::load(path, allow)->config().n_vocab == 267);
+    const Result refused = run_kiln({"run", "-m", path, "-p", "a", "-n", "1"});
+    CHECK(refused.status == 1);
+    CHECK(refused.err.find("Xutput.weight") != std::string::npos);
+    CHECK(run_kiln({"run", "-m", path, "-p", "a", "-n", "1", "--allow-unused-tensors"}).status == 0);
+}
 
 TEST_CASE("the tiny test model is valid and loads", "[gguf]") {
     const std::string path = temp_dir() + "/tiny-good.gguf";

@@ -240,3 +240,21 @@ TEST_CASE("every pre-tokenizer cuts a text into pieces that put it back together
     // Tekken splits at a change from lower to upper case.
     CHECK(pre_tokenize("tekken", "camelCase") == std::vector<std::string>{"camel", "Case"});
 }
+
+TEST_CASE("kiln tokenize reads vocabulary-only files; commands that need weights say there are none", "[tokenizer][cli]") {
+    const std::string base = model_path("tokenizers/llama2/ggml-vocab-llama-spm.gguf");
+    const auto cases = load_cases(base);
+    for (size_t i : {size_t{1}, size_t{5}, size_t{20}, size_t{46}}) {
+        const std::string in = temp_dir() + "/vocab-case.txt";
+        write_file(in, cases[i].text);
+        const Result r = run_kiln({"tokenize", "-m", base, "-f", in, "--no-bos"});
+        INFO("input: '" << cases[i].text << "': " << r.err);
+        REQUIRE(r.status == 0);
+        std::string want;
+        for (size_t j = 0; j < cases[i].ids.size(); ++j) want += (j ? " " : "") + std::to_string(cases[i].ids[j]);
+        CHECK(r.out == want + "\n");
+    }
+    const Result run = run_kiln({"run", "-m", base, "-p", "Hello"});
+    CHECK(run.status == 1);
+    CHECK(run.err.find("vocabulary only, no weights") != std::string::npos);
+}
