@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 
@@ -46,8 +47,8 @@ struct Tensors {
 const GgufTensor& tensor(Tensors& ts, const std::string& name, std::initializer_list<size_t> shape) {
     const GgufTensor* t = ts.g.find_tensor(name);
     if (t == nullptr) throw Error("missing tensor '" + name + "'");
-    const TypeInfo& ti = *type_info(static_cast<uint32_t>(t->type));
-    if (!ti.computable) throw Error("tensor '" + name + "' has type " + ti.name + ", which kiln cannot run yet");
+    if (!computable(t->type))
+        throw Error("tensor '" + name + "' has type " + traits(t->type).info.name + ", which kiln cannot run yet");
     bool ok = t->n_dims == shape.size();
     std::string want = "[";
     for (uint32_t d = 0; size_t n : shape) {

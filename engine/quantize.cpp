@@ -6,6 +6,7 @@
 #include "engine/gguf.h"
 #include "engine/gguf_writer.h"
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 
 namespace kiln {
 
@@ -113,7 +114,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
     for (const GgufTensor& t : in.tensors()) {
         DType type = wanted_type(t, mix, n_layer, in.find_tensor("output.weight") == nullptr);
         if (type != t.type) {
-            if (!can_quantize(t.type))
+            if (traits(t.type).to_float == nullptr)
                 throw Error(in_path + ": tensor '" + t.name + "' has type " + type_info(static_cast<uint32_t>(t.type))->name +
                             ", which kiln cannot convert");
             const DType fit = fitting_type(type, t.dims[0]);

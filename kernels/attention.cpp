@@ -5,6 +5,7 @@
 // softmax). Blocks start at multiples of kBlock, so a row sees the same blocks, in the same
 // order, whatever tile it is in: results do not depend on batching or threads.
 #include "kernels/attention.h"
+#include "kernels/targets.h"
 
 #include <immintrin.h>
 
@@ -110,8 +111,7 @@ void rows_scalar(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd,
     for (size_t r = 0; r < n_rows; ++r) row_scalar(q + r * hd, lo, nv, hd, scale, w, o + r * hd, m[r], l[r]);
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX512)
 
 void to_float_avx512(const uint8_t* src, size_t src_stride, size_t count, float* dst, size_t n, DType type) {
     if (type != DType::F16) return to_float_generic(src, src_stride, count, dst, n, type);
@@ -305,7 +305,7 @@ void rows_avx512(const float* q, size_t n_rows, size_t lo, size_t nv, size_t hd,
     }
 }
 
-#pragma GCC pop_options
+KILN_END_TARGET
 
 // Block positions [b0, b0 + np) of KV head kvh into w: keys transposed, zero beyond np.
 void load_block(const AttentionShape& sh, const AttentionSeq& a, size_t kvh, size_t b0, size_t np, const Work& w,

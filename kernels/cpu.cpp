@@ -25,6 +25,7 @@ bool cpuid_bit(unsigned leaf, unsigned subleaf, Reg reg, unsigned bit) {
 
 }  // namespace
 
+// The features of each level, as kernels/targets.h lists them for the compiler.
 bool isa_supported(Isa isa) {
     switch (isa) {
         case Isa::scalar: return true;
@@ -34,9 +35,9 @@ bool isa_supported(Isa isa) {
         case Isa::avx512:
             return isa_supported(Isa::avx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                   __builtin_cpu_supports("avx512vnni");
+                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
         case Isa::amx:
-            return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") &&
+            return isa_supported(Isa::avx512) && __builtin_cpu_supports("avx512vbmi") &&
                    cpuid_bit(7, 0, ecx, 8) /* GFNI */ &&
                    cpuid_bit(7, 0, edx, 24) /* AMX-TILE */ && cpuid_bit(7, 0, edx, 25) /* AMX-INT8 */ && amx_enable();
     }

@@ -8,8 +8,9 @@ namespace kiln {
 
 enum class Isa { scalar, avx2, avx512, amx };
 
-// Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 adds F+BW+VL+VNNI;
-// amx adds DQ, GFNI, AMX-TILE and AMX-INT8, which the kernel must allow this process (asked for here).
+// Best level this CPU (and OS) supports. avx2 means AVX2+FMA+F16C; avx512 adds F+BW+VL+DQ+VNNI;
+// amx adds VBMI, GFNI, AMX-TILE and AMX-INT8, which the kernel must allow this process (asked for
+// here). kernels/targets.h has the same lists for the compiler.
 Isa detect_isa();
 bool isa_supported(Isa isa);
 // Whether the level includes AVX-512 (avx512 and amx).

@@ -6,28 +6,12 @@
 #include <omp.h>
 
 #include "kernels/fp16.h"
-#include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 
 namespace kiln {
 
 namespace {
-
-using DotRowsFn = void (*)(const uint8_t*, size_t, size_t, const float*, size_t, float*);
-
-// Float weights: the rows of the tile in groups of four, each group against every token.
-template <DotRowsFn dot>
-void float_tile(KILN_MATMUL_TILE_ARGS) {
-    for (size_t t = 0; t < n_tokens; ++t) {
-        const auto* xt = reinterpret_cast<const float*>(x + t * x_stride);
-        for (size_t r = 0; r < n_rows; r += 4) {
-            float out[4];
-            const size_t nr = std::min<size_t>(4, n_rows - r);
-            dot(w + r * row_bytes, row_bytes, nr, xt, n, out);
-            std::copy_n(out, nr, y + t * ldy + r);
-        }
-    }
-}
 
 // Block b of every token's Q8_0 row (row_stride apart) into the tiles of ActLayout::tiles16.
 void block_to_tiles(const uint8_t* rows, size_t row_stride, size_t n_tokens, size_t n_blocks, size_t b, uint8_t* tiles,
@@ -48,36 +32,10 @@ void block_to_tiles(const uint8_t* rows, size_t row_stride, size_t n_tokens, siz
 }  // namespace
 
 MatmulKernel matmul_kernel(DType type, Isa isa, Layout layout) {
-    if (layout == Layout::strips16) {
-        if (isa != Isa::amx) return {DType::Q8_0, nullptr};
-        if (type == DType::Q8_0) return {DType::Q8_0, matmul_tile_q8_0_strips_amx, ActLayout::tiles16};
-        if (type == DType::Q4_0) return {DType::Q8_0, matmul_tile_q4_0_strips_amx, ActLayout::tiles16};
-        if (type == DType::Q4_K) return {DType::Q8_K, matmul_tile_q4_k_strips_amx};
-        if (type == DType::Q5_K) return {DType::Q8_K, matmul_tile_q5_k_strips_amx};
-        if (type == DType::Q6_K) return {DType::Q8_K, matmul_tile_q6_k_strips_amx};
-        return {DType::Q8_0, nullptr};
-    }
-    struct Entry {
-        DType type;
-        DType act;
-        MatmulTileFn fn[4];  // indexed by Isa; amx falls back to avx512 where it has no kernel
-    };
-    static constexpr Entry table[] = {
-        {DType::F32, DType::F32, {float_tile<dot_rows_f32_scalar>, float_tile<dot_rows_f32_avx2>, matmul_tile_f32_avx512}},
-        {DType::F16, DType::F32, {float_tile<dot_rows_f16_scalar>, float_tile<dot_rows_f16_avx2>, matmul_tile_f16_avx512}},
-        {DType::BF16, DType::F32, {float_tile<dot_rows_bf16_scalar>, float_tile<dot_rows_bf16_avx2>, matmul_tile_bf16_avx512}},
-        {DType::Q8_0, DType::Q8_0, {matmul_tile_q8_0_scalar, matmul_tile_q8_0_avx2, matmul_tile_q8_0_avx512}},
-        {DType::Q4_0, DType::Q8_0, {matmul_tile_q4_0_scalar, matmul_tile_q4_0_avx2, matmul_tile_q4_0_avx512}},
-        {DType::Q4_K, DType::Q8_K, {matmul_tile_q4_k_scalar, matmul_tile_q4_k_avx2, matmul_tile_q4_k_avx512}},
-        {DType::Q5_K, DType::Q8_K, {matmul_tile_q5_k_scalar, matmul_tile_q5_k_avx2, matmul_tile_q5_k_avx512}},
-        {DType::Q6_K, DType::Q8_K, {matmul_tile_q6_k_scalar, matmul_tile_q6_k_avx2, matmul_tile_q6_k_avx512}},
-    };
-    for (const Entry& e : table)
-        if (e.type == type) {
-            const auto i = static_cast<size_t>(isa);
-            return {e.act, e.fn[i] != nullptr ? e.fn[i] : e.fn[static_cast<size_t>(Isa::avx512)]};
-        }
-    return {DType::F32, nullptr};
+    const TypeTraits& t = traits(type);
+    if (layout == Layout::strips16)  // only the amx level has strip kernels
+        return {t.act_type, isa == Isa::amx ? t.strips_tile : nullptr, t.strips_act};
+    return {t.act_type, t.tile[isa == Isa::amx ? static_cast<size_t>(Isa::avx512) : static_cast<size_t>(isa)]};
 }
 
 void MatmulInput::set(const float* x, size_t ldx, size_t n_tokens, size_t n_cols) {

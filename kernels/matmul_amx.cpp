@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/targets.h"
 #include "kernels/quants.h"
 #include "kernels/repack.h"
 #include "kernels/strip_kernels.h"
@@ -30,8 +31,7 @@ bool amx_enable() {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,gfni,amx-tile,amx-int8")
+KILN_BEGIN_TARGET(KILN_TARGET_AMX)
 
 namespace {
 
@@ -278,6 +278,6 @@ void matmul_tile_q4_0_strips_amx(KILN_MATMUL_TILE_ARGS) {
     tile_strips<Q4_0Strip>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
 
-#pragma GCC pop_options
+KILN_END_TARGET
 
 }  // namespace kiln

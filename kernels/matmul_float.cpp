@@ -6,6 +6,8 @@
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+// __m512's alignment attribute does not belong to the function pointer type DotTileFn holds.
+#pragma GCC diagnostic ignored "-Wignored-attributes"
 
 #include <algorithm>
 #include <array>
@@ -13,6 +15,7 @@
 #include <utility>
 
 #include "kernels/fp16.h"
+#include "kernels/targets.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/repack.h"
 
@@ -48,8 +51,6 @@ float load_bf16(const uint8_t* row, size_t i) {
     return bf16_to_f32(h);
 }
 
-}  // namespace
-
 void dot_rows_f32_scalar(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
     dot_rows_scalar<load_f32>(w, rb, nr, x, n, out);
 }
@@ -60,10 +61,27 @@ void dot_rows_bf16_scalar(const uint8_t* w, size_t rb, size_t nr, const float* x
     dot_rows_scalar<load_bf16>(w, rb, nr, x, n, out);
 }
 
+using DotRowsFn = void (*)(const uint8_t*, size_t, size_t, const float*, size_t, float*);
+
+// By rows: the rows of the tile in groups of four, each group against every token.
+template <DotRowsFn dot>
+void float_tile(KILN_MATMUL_TILE_ARGS) {
+    for (size_t t = 0; t < n_tokens; ++t) {
+        const auto* xt = reinterpret_cast<const float*>(x + t * x_stride);
+        for (size_t r = 0; r < n_rows; r += 4) {
+            float out[4];
+            const size_t nr = std::min<size_t>(4, n_rows - r);
+            dot(w + r * row_bytes, row_bytes, nr, xt, n, out);
+            std::copy_n(out, nr, y + t * ldy + r);
+        }
+    }
+}
+
+}  // namespace
+
 // Everything in the ISA regions has internal linkage (or is an exported kernel), so no
 // inline function compiled for AVX can be shared with code that runs without it.
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX2)
 namespace {
 
 // Eight weights starting at element i, as floats; `count` < 8 loads a zero-padded tail.
@@ -124,8 +142,6 @@ void dot_rows_avx2(const uint8_t* w, size_t row_bytes, size_t n_rows, const floa
     }
 }
 
-}  // namespace
-
 void dot_rows_f32_avx2(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
     dot_rows_avx2<Avx2F32>(w, rb, nr, x, n, out, 4);
 }
@@ -135,10 +151,11 @@ void dot_rows_f16_avx2(const uint8_t* w, size_t rb, size_t nr, const float* x, s
 void dot_rows_bf16_avx2(const uint8_t* w, size_t rb, size_t nr, const float* x, size_t n, float* out) {
     dot_rows_avx2<Avx2BF16>(w, rb, nr, x, n, out, 2);
 }
-#pragma GCC pop_options
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")
+}  // namespace
+KILN_END_TARGET
+
+KILN_BEGIN_TARGET(KILN_TARGET_AVX512)
 namespace {
 
 // Sixteen weights starting at element i; lanes outside `mask` are zero.
@@ -241,6 +258,15 @@ void matmul_tile_f16_avx512(KILN_MATMUL_TILE_ARGS) {
 void matmul_tile_bf16_avx512(KILN_MATMUL_TILE_ARGS) {
     float_tile_avx512<Avx512BF16>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
-#pragma GCC pop_options
+KILN_END_TARGET
+
+#define KILN_TILE_ARGS_PASS w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy
+void matmul_tile_f32_scalar(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_f32_scalar>(KILN_TILE_ARGS_PASS); }
+void matmul_tile_f16_scalar(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_f16_scalar>(KILN_TILE_ARGS_PASS); }
+void matmul_tile_bf16_scalar(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_bf16_scalar>(KILN_TILE_ARGS_PASS); }
+void matmul_tile_f32_avx2(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_f32_avx2>(KILN_TILE_ARGS_PASS); }
+void matmul_tile_f16_avx2(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_f16_avx2>(KILN_TILE_ARGS_PASS); }
+void matmul_tile_bf16_avx2(KILN_MATMUL_TILE_ARGS) { float_tile<dot_rows_bf16_avx2>(KILN_TILE_ARGS_PASS); }
+#undef KILN_TILE_ARGS_PASS
 
 }  // namespace kiln

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/targets.h"
 #include "kernels/quants.h"
 #include "kernels/repack.h"
 #include "kernels/strip_kernels.h"
@@ -31,8 +32,7 @@ namespace kiln {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,gfni,amx-tile,amx-int8")
+KILN_BEGIN_TARGET(KILN_TARGET_AMX)
 
 namespace {
 
@@ -448,6 +448,6 @@ void matmul_tile_q5_k_strips_amx(KILN_MATMUL_TILE_ARGS) {
     tile_k_strips<K4<true>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
 
-#pragma GCC pop_options
+KILN_END_TARGET
 
 }  // namespace kiln

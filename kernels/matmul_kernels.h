@@ -5,21 +5,16 @@
 
 namespace kiln {
 
-// Float weights: out[r] = dot(row r, x) for up to four rows at once.
-#define KILN_DOT_ROWS(name) \
-    void name(const uint8_t* w, size_t row_bytes, size_t n_rows, const float* x, size_t n, float* out)
-KILN_DOT_ROWS(dot_rows_f32_scalar);
-KILN_DOT_ROWS(dot_rows_f32_avx2);
-KILN_DOT_ROWS(dot_rows_f16_scalar);
-KILN_DOT_ROWS(dot_rows_f16_avx2);
-KILN_DOT_ROWS(dot_rows_bf16_scalar);
-KILN_DOT_ROWS(dot_rows_bf16_avx2);
-#undef KILN_DOT_ROWS
-
-// Float weights on AVX-512: tiles of rows x tokens.
-void matmul_tile_f32_avx512(KILN_MATMUL_TILE_ARGS);
-void matmul_tile_f16_avx512(KILN_MATMUL_TILE_ARGS);
-void matmul_tile_bf16_avx512(KILN_MATMUL_TILE_ARGS);
+// Float weights (kernels/matmul_float.cpp): the scalar reference and AVX2 by rows, AVX-512 by
+// tiles of rows x tokens.
+#define KILN_FLOAT_TILE(type)                                                 \
+    void matmul_tile_##type##_scalar(KILN_MATMUL_TILE_ARGS);                  \
+    void matmul_tile_##type##_avx2(KILN_MATMUL_TILE_ARGS);                    \
+    void matmul_tile_##type##_avx512(KILN_MATMUL_TILE_ARGS)
+KILN_FLOAT_TILE(f32);
+KILN_FLOAT_TILE(f16);
+KILN_FLOAT_TILE(bf16);
+#undef KILN_FLOAT_TILE
 
 // Quantized weights against quantized activations (Q8_0 or Q8_K rows).
 #define KILN_QUANT_TILE(type)                                                 \

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/fp16.h"
+#include "kernels/targets.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
 
@@ -124,8 +125,7 @@ void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scala
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX2)
 namespace avx2 {
 namespace {
 // u8 x s8 products summed in fours into the i32 lanes of acc (maddubs cannot overflow here:
@@ -137,10 +137,9 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
 }  // namespace
 }  // namespace avx2
 KILN_DEFINE_TILES(avx2)
-#pragma GCC pop_options
+KILN_END_TARGET
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX512)
 namespace avx512 {
 namespace {
 #define KILN_AVX512
@@ -150,6 +149,6 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_
 }  // namespace
 }  // namespace avx512
 KILN_DEFINE_TILES(avx512)
-#pragma GCC pop_options
+KILN_END_TARGET
 
 }  // namespace kiln

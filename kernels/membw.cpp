@@ -1,4 +1,6 @@
 #include "kernels/membw.h"
+#include "kernels/cpu.h"
+#include "kernels/targets.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -12,8 +14,7 @@ namespace kiln {
 
 namespace {
 
-#pragma GCC push_options
-#pragma GCC target("avx2")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX2)
 // Sums 32-byte words with four independent chains, so the loads are the only limit.
 uint64_t read_all(const uint8_t* p, size_t n) {
     __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
@@ -28,7 +29,18 @@ uint64_t read_all(const uint8_t* p, size_t n) {
     _mm256_store_si256(reinterpret_cast<__m256i*>(out), s);
     return out[0] + out[1] + out[2] + out[3];
 }
-#pragma GCC pop_options
+KILN_END_TARGET
+
+// The same without AVX2, for CPUs that lack it.
+uint64_t read_all_scalar(const uint8_t* p, size_t n) {
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i + 32 <= n; i += 32) {
+        uint64_t w[4];
+        std::memcpy(w, p + i, sizeof w);
+        a += w[0], b += w[1], c += w[2], d += w[3];
+    }
+    return a + b + c + d;
+}
 
 }  // namespace
 
@@ -38,6 +50,7 @@ double read_bandwidth_gbs(size_t bytes, int n_threads, int reps) {
     if (buf == nullptr) return 0.0;
 #pragma omp parallel for num_threads(n_threads) schedule(static)
     for (size_t i = 0; i < bytes; i += 4096) std::memset(buf + i, static_cast<int>(i >> 12), 4096);  // each thread touches its own part
+    const auto read = isa_supported(Isa::avx2) ? read_all : read_all_scalar;
     double best = 0.0;
     volatile uint64_t sink = 0;
     for (int r = 0; r < reps; ++r) {
@@ -46,7 +59,7 @@ double read_bandwidth_gbs(size_t bytes, int n_threads, int reps) {
 #pragma omp parallel num_threads(n_threads) reduction(+ : total)
         {
             const size_t per = bytes / static_cast<size_t>(omp_get_num_threads()) / 128 * 128;
-            total += read_all(buf + per * static_cast<size_t>(omp_get_thread_num()), per);
+            total += read(buf + per * static_cast<size_t>(omp_get_thread_num()), per);
         }
         const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         sink = sink + total;

@@ -1,4 +1,5 @@
 #include "kernels/ops.h"
+#include "kernels/targets.h"
 
 #include <immintrin.h>
 
@@ -84,8 +85,7 @@ void swiglu_scalar(float* gate, const float* up, size_t n) {
     }
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX512)
 
 // Every element takes the same path, the last partial vector under a mask, so that an
 // element's result does not depend on where it lies (which changes with the batch).
@@ -112,7 +112,7 @@ void geglu_avx512(float* gate, const float* up, size_t n) {
     }
 }
 
-#pragma GCC pop_options
+KILN_END_TARGET
 
 using GluFn = void (*)(float* gate, const float* up, size_t n);
 

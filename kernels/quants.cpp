@@ -1,4 +1,5 @@
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 
 #include <algorithm>
 #include <cmath>
@@ -322,57 +323,23 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n) {
     }
 }
 
-bool can_quantize(DType type) {
-    switch (type) {
-        case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
-        case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return true;
-        default: return false;
-    }
+void quantize_row_f16(const float* x, uint16_t* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) y[i] = f32_to_f16(x[i]);
 }
+void quantize_row_bf16(const float* x, uint16_t* y, size_t n) {
+    for (size_t i = 0; i < n; ++i) y[i] = f32_to_bf16(x[i]);
+}
+void dequantize_row_f16(const uint16_t* x, float* y, size_t n) { halves_to_f32<f16_to_f32>(reinterpret_cast<const uint8_t*>(x), y, n); }
+void dequantize_row_bf16(const uint16_t* x, float* y, size_t n) { halves_to_f32<bf16_to_f32>(reinterpret_cast<const uint8_t*>(x), y, n); }
 
-void quantize_row(DType type, const float* x, void* y, size_t n) {
-    switch (type) {
-        case DType::F32: std::memcpy(y, x, n * sizeof(float)); return;
-        case DType::F16:
-            for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(y)[i] = f32_to_f16(x[i]);
-            return;
-        case DType::BF16:
-            for (size_t i = 0; i < n; ++i) static_cast<uint16_t*>(y)[i] = f32_to_bf16(x[i]);
-            return;
-        case DType::Q8_0: return quantize_row_q8_0(x, static_cast<BlockQ8_0*>(y), n);
-        case DType::Q4_0: return quantize_row_q4_0(x, static_cast<BlockQ4_0*>(y), n);
-        case DType::Q4_K: return quantize_row_q4_K(x, static_cast<BlockQ4_K*>(y), n);
-        case DType::Q5_K: return quantize_row_q5_K(x, static_cast<BlockQ5_K*>(y), n);
-        case DType::Q6_K: return quantize_row_q6_K(x, static_cast<BlockQ6_K*>(y), n);
-        case DType::Q8_K: return quantize_row_q8_K(x, static_cast<BlockQ8_K*>(y), n);
-        default: return;
-    }
-}
+void quantize_row(DType type, const float* x, void* y, size_t n) { traits(type).from_float(x, y, n); }
 
 void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n) {
-    if (!has_avx512(isa)) return quantize_row(type, x, y, n);
-    switch (type) {
-        case DType::F16: return quantize_row_f16_avx512(x, static_cast<uint16_t*>(y), n);
-        case DType::Q8_0: return quantize_row_q8_0_avx512(x, static_cast<BlockQ8_0*>(y), n);
-        case DType::Q8_K: return quantize_row_q8_K_avx512(x, static_cast<BlockQ8_K*>(y), n);
-        default: return quantize_row(type, x, y, n);
-    }
+    const TypeTraits& t = traits(type);
+    (has_avx512(isa) && t.from_float_avx512 != nullptr ? t.from_float_avx512 : t.from_float)(x, y, n);
 }
 
-void dequantize_row(DType type, const void* x, float* y, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(x);
-    switch (type) {
-        case DType::F32: std::memcpy(y, x, n * sizeof(float)); return;
-        case DType::F16: return halves_to_f32<f16_to_f32>(p, y, n);
-        case DType::BF16: return halves_to_f32<bf16_to_f32>(p, y, n);
-        case DType::Q8_0: return dequantize_row_q8_0(static_cast<const BlockQ8_0*>(x), y, n);
-        case DType::Q4_0: return dequantize_row_q4_0(static_cast<const BlockQ4_0*>(x), y, n);
-        case DType::Q4_K: return dequantize_row_q4_K(static_cast<const BlockQ4_K*>(x), y, n);
-        case DType::Q5_K: return dequantize_row_q5_K(static_cast<const BlockQ5_K*>(x), y, n);
-        case DType::Q6_K: return dequantize_row_q6_K(static_cast<const BlockQ6_K*>(x), y, n);
-        default: return;
-    }
-}
+void dequantize_row(DType type, const void* x, float* y, size_t n) { traits(type).to_float(x, y, n); }
 
 void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads) {
     const size_t in_bytes = row_bytes(*type_info(static_cast<uint32_t>(from)), n);

@@ -80,9 +80,15 @@ void dequantize_row_q4_K(const BlockQ4_K* x, float* y, size_t n);
 void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n);
 void dequantize_row_q6_K(const BlockQ6_K* x, float* y, size_t n);
 
-// Any type kiln can compute with, in both directions (F32, F16, BF16 and the above).
-bool can_quantize(DType type);
-void quantize_row(DType type, const float* x, void* y, size_t n);  // also Q8_K, the activation type
+// The plain types' rows.
+void quantize_row_f16(const float* x, uint16_t* y, size_t n);
+void quantize_row_bf16(const float* x, uint16_t* y, size_t n);
+void dequantize_row_f16(const uint16_t* x, float* y, size_t n);
+void dequantize_row_bf16(const uint16_t* x, float* y, size_t n);
+
+// Through the type's row of kernels/type_table.h: any type kiln writes (the quantizers above,
+// also Q8_K, the activation type) and reads.
+void quantize_row(DType type, const float* x, void* y, size_t n);
 void dequantize_row(DType type, const void* x, float* y, size_t n);
 
 // n_rows rows of n elements from one type to another (through float), in parallel.

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/fp16.h"
+#include "kernels/targets.h"
 #include "kernels/quants.h"
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
@@ -14,8 +15,7 @@
 
 namespace kiln {
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq")
+KILN_BEGIN_TARGET(KILN_TARGET_AVX512)
 
 namespace {
 
@@ -65,6 +65,6 @@ void quantize_row_q8_K_avx512(const float* x, BlockQ8_K* y, size_t n) {
     }
 }
 
-#pragma GCC pop_options
+KILN_END_TARGET
 
 }  // namespace kiln

@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 
 namespace kiln {
 
 bool can_repack(DType type, size_t n_rows) {
-    const bool has_strips = type == DType::Q8_0 || type == DType::Q4_0 || type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
-    return has_strips && n_rows % kStripRows == 0 && n_rows > 0;
+    return traits(type).repack_strip != nullptr && n_rows % kStripRows == 0 && n_rows > 0;
 }
 
 namespace {
@@ -37,6 +37,8 @@ int q6_k_level(const BlockQ6_K& b, size_t e) {
     return low | (((b.qh[32 * h + r % 32] >> (2 * (r / 32))) & 3) << 4);
 }
 
+}  // namespace
+
 void repack_strip_q6_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
     for (size_t b = 0; b < n_blocks; ++b) {
         for (size_t r = 0; r < kStripRows; ++r) {
@@ -57,6 +59,8 @@ void repack_strip_q6_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, u
         out += kStripRows * sizeof(BlockQ6_K);
     }
 }
+
+namespace {
 
 // Q4_K and Q5_K (whose extra qh comes last).
 template <class Block>
@@ -83,8 +87,22 @@ void repack_strip_k4(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uin
 
 }  // namespace
 
+void repack_strip_q8_0(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    repack_strip<BlockQ8_0>(rows, row_bytes, n_blocks, out);
+}
+void repack_strip_q4_0(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    repack_strip<BlockQ4_0>(rows, row_bytes, n_blocks, out);
+}
+void repack_strip_q4_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    repack_strip_k4<BlockQ4_K>(rows, row_bytes, n_blocks, out);
+}
+void repack_strip_q5_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out) {
+    repack_strip_k4<BlockQ5_K>(rows, row_bytes, n_blocks, out);
+}
+
 void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
-    const TypeInfo& info = *type_info(static_cast<uint32_t>(type));
+    const TypeTraits& t = traits(type);
+    const TypeInfo& info = t.info;
     const size_t rb = row_bytes(info, n_cols), n_blocks = n_cols / info.block_elems, strip = kStripRows * rb;
     const auto n_strips = static_cast<long>(n_rows / kStripRows);
 #pragma omp parallel
@@ -94,11 +112,7 @@ void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
         for (long s = 0; s < n_strips; ++s) {
             uint8_t* p = data + static_cast<size_t>(s) * strip;
             std::memcpy(copy.data(), p, strip);
-            if (type == DType::Q8_0) repack_strip<BlockQ8_0>(copy.data(), rb, n_blocks, p);
-            else if (type == DType::Q4_0) repack_strip<BlockQ4_0>(copy.data(), rb, n_blocks, p);
-            else if (type == DType::Q4_K) repack_strip_k4<BlockQ4_K>(copy.data(), rb, n_blocks, p);
-            else if (type == DType::Q5_K) repack_strip_k4<BlockQ5_K>(copy.data(), rb, n_blocks, p);
-            else repack_strip_q6_k(copy.data(), rb, n_blocks, p);
+            t.repack_strip(copy.data(), rb, n_blocks, p);
         }
     }
 }

@@ -17,10 +17,9 @@ struct TypeInfo {
     const char* name;
     uint32_t block_elems;  // elements per block (1 for plain types)
     uint32_t block_bytes;  // bytes per block
-    bool computable;       // kiln has matmul kernels for it
 };
 
-// nullptr for an id that is not a known ggml type.
+// nullptr for an id that is not a known ggml type (the rows of kernels/type_table.h).
 const TypeInfo* type_info(uint32_t id);
 
 // Bytes of a row of n elements; n must be a multiple of the block size.

@@ -9,6 +9,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quants.h"
+#include "kernels/type_table.h"
 #include "helpers.h"
 #include "kernels/repack.h"
 
@@ -17,8 +18,13 @@ using kiln::test::supported_isas;
 
 namespace {
 
-const DType kAllTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0,
-                           DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+// Every type kiln computes with, from the type table.
+const std::vector<DType> kAllTypes = [] {
+    std::vector<DType> out;
+    for (const TypeTraits& t : type_table())
+        if (t.info.name != nullptr && computable(t.type)) out.push_back(t.type);
+    return out;
+}();
 
 const TypeInfo& info(DType t) { return *type_info(static_cast<uint32_t>(t)); }
 

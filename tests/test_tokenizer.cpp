@@ -251,7 +251,10 @@ TEST_CASE("kiln tokenize reads vocabulary-only files; commands that need weights
         INFO("input: '" << cases[i].text << "': " << r.err);
         REQUIRE(r.status == 0);
         std::string want;
-        for (size_t j = 0; j < cases[i].ids.size(); ++j) want += (j ? " " : "") + std::to_string(cases[i].ids[j]);
+        for (Token id : cases[i].ids) {
+            if (!want.empty()) want += ' ';
+            want += std::to_string(id);
+        }
         CHECK(r.out == want + "\n");
     }
     const Result run = run_kiln({"run", "-m", base, "-p", "Hello"});
