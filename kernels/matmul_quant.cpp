@@ -1,4 +1,4 @@
-// Quantized weights (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) against quantized activations: a scalar
+// Quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K) against quantized activations: a scalar
 // reference per type, and AVX2 / AVX-512 VNNI versions from one source
 // (kernels/matmul_quant_x86.inc) compiled once per instruction set. Integer sums inside a
 // block are exact; each block's scale is applied in float, blocks summed in row order.
@@ -38,6 +38,45 @@ float dot_q4_0_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
         sum += f16_to_f32(a[i].d) * f16_to_f32(b[i].d) * static_cast<float>(s);
     }
     return sum;
+}
+
+// The 32-element blocks of Q4_1, Q5_0, Q5_1 and IQ4_NL: per block the integer sum of level x
+// activation, times both scales, plus (affine types) the block's min times the scale and sum
+// of the activations.
+template <class Block, int (*level)(const Block&, size_t), float (*min)(const Block&)>
+float dot_blocks32_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const Block*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK8_0; ++i) {
+        int s = 0, sx = 0;
+        for (size_t j = 0; j < QK8_0; ++j) {
+            s += level(a[i], j) * b[i].qs[j];
+            sx += b[i].qs[j];
+        }
+        const float dx = f16_to_f32(b[i].d);
+        sum += f16_to_f32(a[i].d) * dx * static_cast<float>(s) + min(a[i]) * dx * static_cast<float>(sx);
+    }
+    return sum;
+}
+
+template <class Block>
+int nibble_level(const Block& b, size_t j) {
+    return j < 16 ? (b.qs[j] & 0xF) : (b.qs[j - 16] >> 4);
+}
+template <class Block>
+int five_bit_level(const Block& b, size_t j) {
+    return nibble_level(b, j) | q5_high_bit(b.qh, j) << 4;
+}
+int level_q5_0(const BlockQ5_0& b, size_t j) { return five_bit_level(b, j) - 16; }
+int level_iq4_nl(const BlockIQ4_NL& b, size_t j) { return kIq4nlValues[nibble_level(b, j)]; }
+template <class Block>
+float no_min(const Block&) {
+    return 0.0f;
+}
+template <class Block>
+float block_min(const Block& b) {
+    return f16_to_f32(b.m);
 }
 
 // Q4_K and Q5_K share their scales: sum of sc_j * (q . x) over sub-blocks, minus the mins.
@@ -111,6 +150,21 @@ void matmul_tile_q5_k_scalar(KILN_MATMUL_TILE_ARGS) {
     tile_scalar<dot_k4_scalar<BlockQ5_K, level_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
 void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q4_1_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_blocks32_scalar<BlockQ4_1, nibble_level<BlockQ4_1>, block_min<BlockQ4_1>>>(w, row_bytes, n_rows, x, x_stride,
+                                                                                               n_tokens, n, y, ldy);
+}
+void matmul_tile_q5_0_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_blocks32_scalar<BlockQ5_0, level_q5_0, no_min<BlockQ5_0>>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
+}
+void matmul_tile_q5_1_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_blocks32_scalar<BlockQ5_1, five_bit_level<BlockQ5_1>, block_min<BlockQ5_1>>>(w, row_bytes, n_rows, x, x_stride,
+                                                                                                 n_tokens, n, y, ldy);
+}
+void matmul_tile_iq4_nl_scalar(KILN_MATMUL_TILE_ARGS) {
+    tile_scalar<dot_blocks32_scalar<BlockIQ4_NL, level_iq4_nl, no_min<BlockIQ4_NL>>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n,
+                                                                                     y, ldy);
+}
 
 // The exported tile functions of one instruction set's namespace.
 #define KILN_TILE_ARGS_PASS w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy
@@ -119,7 +173,11 @@ void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scala
     void matmul_tile_q4_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q4_0Levels>>(KILN_TILE_ARGS_PASS); } \
     void matmul_tile_q4_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K4<BlockQ4_K, false>>(KILN_TILE_ARGS_PASS); }      \
     void matmul_tile_q5_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K4<BlockQ5_K, true>>(KILN_TILE_ARGS_PASS); }       \
-    void matmul_tile_q6_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Q6K>(KILN_TILE_ARGS_PASS); }
+    void matmul_tile_q6_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Q6K>(KILN_TILE_ARGS_PASS); }                       \
+    void matmul_tile_q4_1_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q4_1Levels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_q5_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q5_0Levels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_q5_1_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q5_1Levels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_iq4_nl_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::IQ4_NLLevels>>(KILN_TILE_ARGS_PASS); }
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -191,6 +191,129 @@ void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n) {
     }
 }
 
+namespace {
+
+// Q4_1 and Q5_1: the block's range mapped onto 0..nmax (min and max exact up to rounding),
+// rounded half up, as ggml's reference quantizer does.
+template <class Block, int nmax>
+void quantize_affine(const float* x, Block* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        const float lo = *std::min_element(x, x + QK4_0), hi = *std::max_element(x, x + QK4_0);
+        const float d = (hi - lo) / nmax;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        y[b].m = f32_to_f16(lo);
+        int q[QK4_0];
+        for (size_t i = 0; i < QK4_0; ++i) q[i] = std::min(nmax, static_cast<int>((x[i] - lo) * id + 0.5f));
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+        if constexpr (nmax == 31) {
+            std::memset(y[b].qh, 0, 4);
+            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
+        }
+    }
+}
+
+// The level of element i of a block with Q4_0's nibble order.
+inline int nibble(const uint8_t* qs, size_t i) { return i < 16 ? (qs[i] & 0xF) : (qs[i - 16] >> 4); }
+
+}  // namespace
+
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, size_t n) { quantize_affine<BlockQ4_1, 15>(x, y, n); }
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, size_t n) { quantize_affine<BlockQ5_1, 31>(x, y, n); }
+
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        // The value of largest magnitude maps to -16 exactly, as ggml does.
+        float amax = 0, max = 0;
+        for (size_t i = 0; i < QK4_0; ++i)
+            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+        const float d = max / -16.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = f32_to_f16(d);
+        std::memset(y[b].qh, 0, 4);
+        int q[QK4_0];
+        for (size_t i = 0; i < QK4_0; ++i) {
+            q[i] = std::min(31, static_cast<int>(x[i] * id + 16.5f));
+            y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
+        }
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+    }
+}
+
+namespace {
+
+// The codebook entry nearest v.
+int nearest_iq4nl(float v) {
+    int best = 0;
+    for (int k = 1; k < 16; ++k)
+        if (std::fabs(v - kIq4nlValues[k]) < std::fabs(v - kIq4nlValues[best])) best = k;
+    return best;
+}
+
+}  // namespace
+
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
+    // Per block, the scale of least weighted squared error (weights x^2, so large values
+    // count most) among candidates that put the value of largest magnitude at or near one
+    // end of the codebook; levels nearest x / d, then d refitted to them.
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        float amax = 0, max = 0;
+        for (size_t i = 0; i < QK4_0; ++i)
+            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+        int best_q[QK4_0] = {};
+        float best_d = 0.0f, best_score = 0.0f;
+        if (amax > 1e-30f) {
+            for (int step = -14; step <= 14; ++step) {
+                const float id = (kIq4nlValues[0] + 0.5f * step) / max;
+                int q[QK4_0];
+                double sxq = 0, sqq = 0;
+                for (size_t i = 0; i < QK4_0; ++i) {
+                    q[i] = nearest_iq4nl(x[i] * id);
+                    const double w = double(x[i]) * x[i], v = kIq4nlValues[q[i]];
+                    sxq += w * v * x[i];
+                    sqq += w * v * v;
+                }
+                // The error at the refitted d is sum w x^2 - sxq^2 / sqq: maximise sxq^2 / sqq.
+                if (sqq > 0 && sxq * sxq / sqq > best_score) {
+                    best_score = static_cast<float>(sxq * sxq / sqq);
+                    best_d = static_cast<float>(sxq / sqq);
+                    std::copy_n(q, QK4_0, best_q);
+                }
+            }
+        }
+        y[b].d = f32_to_f16(best_d);
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>(best_q[i] | best_q[i + 16] << 4);
+    }
+}
+
+void dequantize_row_q4_1(const BlockQ4_1* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
+        const float d = f16_to_f32(x[b].d), m = f16_to_f32(x[b].m);
+        for (size_t i = 0; i < QK4_0; ++i) y[i] = d * nibble(x[b].qs, i) + m;
+    }
+}
+
+void dequantize_row_q5_0(const BlockQ5_0* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
+        const float d = f16_to_f32(x[b].d);
+        for (size_t i = 0; i < QK4_0; ++i) y[i] = d * ((nibble(x[b].qs, i) | q5_high_bit(x[b].qh, i) << 4) - 16);
+    }
+}
+
+void dequantize_row_q5_1(const BlockQ5_1* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
+        const float d = f16_to_f32(x[b].d), m = f16_to_f32(x[b].m);
+        for (size_t i = 0; i < QK4_0; ++i) y[i] = d * (nibble(x[b].qs, i) | q5_high_bit(x[b].qh, i) << 4) + m;
+    }
+}
+
+void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
+        const float d = f16_to_f32(x[b].d);
+        for (size_t i = 0; i < QK4_0; ++i) y[i] = d * kIq4nlValues[nibble(x[b].qs, i)];
+    }
+}
+
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n) {
     uint8_t L[QK_K];
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {

@@ -20,6 +20,32 @@ struct BlockQ4_0 {
     uint16_t d;         // f16 scale; x = d * (q - 8)
     uint8_t qs[QK4_0 / 2];  // element i in the low nibble of byte i, element i + 16 in its high nibble
 };
+// x = d * q + m, q in 0..15; nibbles as in Q4_0.
+struct BlockQ4_1 {
+    uint16_t d, m;
+    uint8_t qs[QK4_0 / 2];
+};
+// x = d * (q - 16), q in 0..31: the low four bits as Q4_0's nibbles, bit 4 of element i in bit
+// i of qh (little-endian).
+struct BlockQ5_0 {
+    uint16_t d;
+    uint8_t qh[4];
+    uint8_t qs[QK4_0 / 2];
+};
+// x = d * q + m, q in 0..31, laid out as Q5_0.
+struct BlockQ5_1 {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[QK4_0 / 2];
+};
+// x = d * kIq4nlValues[q], q in 0..15, nibbles as in Q4_0.
+struct BlockIQ4_NL {
+    uint16_t d;
+    uint8_t qs[QK4_0 / 2];
+};
+// IQ4_NL's codebook (the format's constants): 16 levels denser near zero.
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 // 8 sub-blocks of 32, each with a 6-bit scale and min: x = d * sc * q - dmin * m.
 struct BlockQ4_K {
     uint16_t d, dmin;
@@ -46,6 +72,7 @@ struct BlockQ8_K {
     int16_t bsums[QK_K / 16];  // sums of each group of 16 qs
 };
 
+static_assert(sizeof(BlockQ4_1) == 20 && sizeof(BlockQ5_0) == 22 && sizeof(BlockQ5_1) == 24 && sizeof(BlockIQ4_NL) == 18);
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_K) == 144 &&
               sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210 && sizeof(BlockQ8_K) == 292);
 
@@ -63,6 +90,10 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t& sc, uint8_t& m) {
 // Row conversions; n is a multiple of the type's block size.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n);
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, size_t n);
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n);
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, size_t n);
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n);
 void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n);
 void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n);
@@ -76,6 +107,13 @@ void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n);
 
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n);
+void dequantize_row_q4_1(const BlockQ4_1* x, float* y, size_t n);
+void dequantize_row_q5_0(const BlockQ5_0* x, float* y, size_t n);
+void dequantize_row_q5_1(const BlockQ5_1* x, float* y, size_t n);
+void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, size_t n);
+
+// Bit 4 of element i (0..31) of a Q5_0 / Q5_1 block.
+inline int q5_high_bit(const uint8_t qh[4], size_t i) { return (qh[i / 8] >> (i % 8)) & 1; }
 void dequantize_row_q4_K(const BlockQ4_K* x, float* y, size_t n);
 void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n);
 void dequantize_row_q6_K(const BlockQ6_K* x, float* y, size_t n);

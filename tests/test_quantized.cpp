@@ -3,11 +3,16 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/perplexity.h"
 #include "engine/quantize.h"
 #include "engine/session.h"
 #include "helpers.h"
+#include "kernels/quants.h"
+#include "kernels/type_table.h"
 
 using namespace kiln;
 using namespace kiln::test;
@@ -169,4 +174,74 @@ TEST_CASE("quantized stories260K keeps its perplexity", "[quantize][reference]")
     const std::vector<Token> expected = greedy(*f32_model, prompt, 8);
     CHECK(greedy(*load(q8_path), prompt, 8) == expected);
     CHECK(greedy(*load(q4_path), prompt, 8) == expected);
+}
+
+namespace {
+
+std::string quants_dir() { return shared_dir() + "/models/quants/"; }
+
+// Whether kiln computes with every tensor type in the file.
+bool runnable(const std::string& path) {
+    for (const GgufTensor& t : GgufFile::open(path).tensors())
+        if (!computable(t.type)) return false;
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("every type kiln reads dequantizes llama.cpp's tensors as an independent decoder does", "[quantize][reference]") {
+    // references.json: per type one tensor of a file llama.cpp quantized, and its values as
+    // gguf-py decodes them.
+    const auto refs = nlohmann::json::parse(read_file(quants_dir() + "references.json"));
+    std::vector<std::string> checked, not_yet;
+    for (const auto& [type, ref] : refs.items()) {
+        const GgufFile g = GgufFile::open(quants_dir() + ref["file"].get<std::string>());
+        const GgufTensor* t = g.find_tensor(ref["tensor"].get<std::string>());
+        REQUIRE(t != nullptr);
+        CHECK(std::string(traits(t->type).info.name) == type);
+        if (traits(t->type).to_float == nullptr) {
+            not_yet.push_back(type);
+            continue;
+        }
+        const std::string bytes = read_file(quants_dir() + ref["reference"].get<std::string>());
+        REQUIRE(bytes.size() == t->n_elems * 4);
+        std::vector<float> want(t->n_elems), got(t->n_elems);
+        std::memcpy(want.data(), bytes.data(), bytes.size());
+        const size_t n = t->dims[0], row = row_bytes(traits(t->type).info, n);
+        for (size_t r = 0; r < t->n_elems / n; ++r) dequantize_row(t->type, t->data + r * row, &got[r * n], n);
+        size_t bad = 0;
+        for (size_t i = 0; i < got.size(); ++i)
+            if (!(std::fabs(got[i] - want[i]) <= 1e-6 * std::max(std::fabs(want[i]), 1e-30f))) ++bad;
+        INFO(type << ": " << bad << " of " << got.size() << " values differ by more than 1e-6 relative");
+        CHECK(bad == 0);
+        checked.push_back(type);
+    }
+    std::string list;
+    for (const auto& t : not_yet) list += " " + t;
+    WARN(checked.size() << " types checked; not read by kiln yet:" << list);
+    CHECK(checked.size() >= 11);
+}
+
+TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-perplexity's", "[quantize][reference]") {
+    // llama-perplexity.txt: llama-perplexity -f gpl-3.txt -c 256 on each file; kiln within 2e-3.
+    const std::string text = read_file(shared_dir() + "/text/gpl-3.txt");
+    std::istringstream lines(read_file(quants_dir() + "llama-perplexity.txt"));
+    std::string file, skipped;
+    double expected = 0;
+    size_t checked = 0;
+    while (lines >> file >> expected) {
+        const std::string path = quants_dir() + file;
+        if (!runnable(path)) {
+            skipped += " " + file;
+            continue;
+        }
+        const auto m = load(path);
+        Session s(*m, {.n_ctx = 256, .n_batch = 512, .n_threads = 2});
+        const double got = perplexity(s, m->tokenizer().encode(text, true), 256, [](size_t, double) {}).ppl;
+        INFO(file << ": kiln " << got << ", llama-perplexity " << expected);
+        CHECK(std::abs(got / expected - 1.0) < 2e-3);
+        ++checked;
+    }
+    WARN(checked << " files checked; not run by kiln yet:" << skipped);
+    CHECK(checked >= 11);
 }
