@@ -12,24 +12,20 @@ namespace kiln {
 
 namespace {
 
-struct MixInfo {
-    const char* name;
-    DType base;
-    uint32_t file_type;  // llama.cpp's llama_ftype
+constexpr QuantMix kMixes[] = {
+    // name      base          ftype  _M     output Q6_K
+    {"f16", DType::F16, 1, false, false},
+    {"bf16", DType::BF16, 32, false, false},
+    {"q8_0", DType::Q8_0, 7, false, false},
+    {"q4_0", DType::Q4_0, 2, false, true},
+    {"q4_1", DType::Q4_1, 3, false, true},
+    {"q5_0", DType::Q5_0, 8, false, true},
+    {"q5_1", DType::Q5_1, 9, false, true},
+    {"iq4_nl", DType::IQ4_NL, 25, false, true},
+    {"q4_k_m", DType::Q4_K, 15, true, true},
+    {"q5_k_m", DType::Q5_K, 17, true, true},
+    {"q6_k", DType::Q6_K, 18, false, true},
 };
-
-MixInfo mix_info(QuantMix m) {
-    switch (m) {
-        case QuantMix::f16: return {"f16", DType::F16, 1};
-        case QuantMix::bf16: return {"bf16", DType::BF16, 32};
-        case QuantMix::q8_0: return {"q8_0", DType::Q8_0, 7};
-        case QuantMix::q4_0: return {"q4_0", DType::Q4_0, 2};
-        case QuantMix::q4_k_m: return {"q4_k_m", DType::Q4_K, 15};
-        case QuantMix::q5_k_m: return {"q5_k_m", DType::Q5_K, 17};
-        case QuantMix::q6_k: return {"q6_k", DType::Q6_K, 18};
-    }
-    return {"?", DType::F16, 1};
-}
 
 // llama.cpp's _M rule: layers that get more bits in attn_v and ffn_down.
 bool more_bits(size_t layer, size_t n_layer) {
@@ -55,44 +51,45 @@ bool ends_with(const std::string& s, const char* suffix) {
 // The type a tensor should get in this mix, before checking that its rows fit the blocks.
 // tied: the file has no output.weight, so token_embd.weight is the output matrix too and takes
 // its rule (as llama.cpp's quantizer has it).
-DType wanted_type(const GgufTensor& t, QuantMix mix, size_t n_layer, bool tied) {
-    const MixInfo m = mix_info(mix);
+DType wanted_type(const GgufTensor& t, const QuantMix& mix, size_t n_layer, bool tied) {
     if (t.n_dims < 2 || !ends_with(t.name, ".weight")) return t.type;  // norms and the like stay
     if (ends_with(t.name, "ffn_gate_inp.weight")) return t.type;      // MoE routers: small, and decisive
-    const bool k_mix = mix == QuantMix::q4_k_m || mix == QuantMix::q5_k_m;
     const bool output = t.name == "output.weight" || (tied && t.name == "token_embd.weight");
-    if (output && mix != QuantMix::f16 && mix != QuantMix::bf16 && mix != QuantMix::q8_0) return DType::Q6_K;
-    if (k_mix && ends_with(t.name, "attn_qkv.weight")) return mix == QuantMix::q4_k_m ? DType::Q5_K : DType::Q6_K;
-    if (k_mix && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight") ||
-                  ends_with(t.name, "ffn_down_exps.weight"))) {
+    if (output && mix.output_q6_k) return DType::Q6_K;
+    if (mix.more_bits_m && ends_with(t.name, "attn_qkv.weight")) return mix.base == DType::Q4_K ? DType::Q5_K : DType::Q6_K;
+    if (mix.more_bits_m && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight") ||
+                            ends_with(t.name, "ffn_down_exps.weight"))) {
         const auto layer = layer_of(t.name);
         if (layer && more_bits(*layer, n_layer)) return DType::Q6_K;
     }
-    return m.base;
+    return mix.base;
 }
 
-// A type whose blocks fit rows of n, as close to `want` as possible.
+// A type whose blocks fit rows of n: `want`, or llama.cpp's replacement for a 256-block type
+// (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), else F16.
 DType fitting_type(DType want, uint64_t n) {
-    if (n % type_info(static_cast<uint32_t>(want))->block_elems == 0) return want;
-    if (n % 32 == 0) return DType::Q8_0;
-    return DType::F16;
+    if (n % traits(want).info.block_elems == 0) return want;
+    const DType small = want == DType::Q4_K ? DType::Q5_0 : want == DType::Q5_K ? DType::Q5_1 : DType::Q8_0;
+    return n % traits(small).info.block_elems == 0 ? small : DType::F16;
 }
 
 }  // namespace
 
 std::optional<QuantMix> parse_quant_mix(const std::string& name) {
-    for (QuantMix m : {QuantMix::f16, QuantMix::bf16, QuantMix::q8_0, QuantMix::q4_0, QuantMix::q4_k_m,
-                       QuantMix::q5_k_m, QuantMix::q6_k})
-        if (name == mix_info(m).name) return m;
+    for (const QuantMix& m : kMixes)
+        if (name == m.name) return m;
     return std::nullopt;
 }
 
-const char* quant_mix_names() { return "f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k"; }
+std::string quant_mix_names() {
+    std::string out;
+    for (const QuantMix& m : kMixes) out += (out.empty() ? "" : ", ") + std::string(m.name);
+    return out;
+}
 
 QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, QuantMix mix, int n_threads,
                               const QuantizeProgress& progress) {
     const GgufFile in = GgufFile::open(in_path);
-    const MixInfo info = mix_info(mix);
     size_t n_layer = 0;
     try {
         if (const auto arch = in.get_string("general.architecture"))
@@ -106,7 +103,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
         if (key == "general.file_type" || key == "general.quantization_version") continue;
         w.add_value(key, value);
     }
-    w.add_u32("general.file_type", info.file_type);
+    w.add_u32("general.file_type", mix.file_type);
     w.add_u32("general.quantization_version", 2);
 
     QuantizeReport report;

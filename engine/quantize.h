@@ -10,11 +10,18 @@
 
 namespace kiln {
 
-// The target mixes, named as llama.cpp's quantize names them.
-enum class QuantMix { f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k };
+// A target mix, named and numbered as llama.cpp's quantize has it: the base type of the weight
+// matrices and the rules that give some tensors more bits.
+struct QuantMix {
+    const char* name;
+    DType base;
+    uint32_t file_type;  // llama.cpp's llama_ftype, written as general.file_type
+    bool more_bits_m;    // the _M rule: attn_v and ffn_down in Q6_K in some layers, fused QKV one type up
+    bool output_q6_k;    // output.weight (or a tied token_embd.weight) in Q6_K
+};
 
 std::optional<QuantMix> parse_quant_mix(const std::string& name);
-const char* quant_mix_names();  // for help and errors
+std::string quant_mix_names();  // for help and errors
 
 struct QuantizeReport {
     size_t in_bytes = 0, out_bytes = 0;

@@ -84,29 +84,41 @@ void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& 
     }
     const float inv_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
     const float inv_min = max_min > 0 ? 63.0f / max_min : 0.0f;
-    std::memset(scales, 0, 12);
-    for (int j = 0; j < 8; ++j) {
-        const auto ls = static_cast<uint8_t>(std::min(63, nearest(inv_scale * sc[j])));
-        const auto lm = static_cast<uint8_t>(std::min(63, nearest(inv_min * mn[j])));
-        if (j < 4) {
-            scales[j] = ls;
-            scales[j + 4] = lm;
-        } else {
-            scales[j + 4] = static_cast<uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
-            scales[j - 4] |= static_cast<uint8_t>((ls >> 4) << 6);
-            scales[j] |= static_cast<uint8_t>((lm >> 4) << 6);
-        }
-    }
     d_out = f32_to_f16(max_scale / 63.0f);
     dmin_out = f32_to_f16(max_min / 63.0f);
-    // Levels again, against the scales as they were stored.
+    const float dq = f16_to_f32(d_out), mq = f16_to_f32(dmin_out);
+    // Each sub-block's 6-bit scale and min: the nearest to its fitted ones, or neighbours that
+    // quantize it with less error at the stored super-block scales; its levels against them.
+    uint8_t ls[8], lm[8];
     for (int j = 0; j < 8; ++j) {
-        uint8_t s, m;
-        get_scale_min_k4(j, scales, s, m);
-        const float d = f16_to_f32(d_out) * s;
-        if (d == 0.0f) continue;
-        const float dm = f16_to_f32(dmin_out) * m;
-        for (int i = 0; i < 32; ++i) L[32 * j + i] = static_cast<uint8_t>(std::clamp(nearest((x[32 * j + i] + dm) / d), 0, nmax));
+        const int s0 = std::min(63, nearest(inv_scale * sc[j])), m0 = std::min(63, nearest(inv_min * mn[j]));
+        const float* xj = x + 32 * j;
+        float best_err = INFINITY;
+        for (int s = std::max(s0 - 1, 0); s <= std::min(s0 + 1, 63); ++s)
+            for (int m = std::max(m0 - 1, 0); m <= std::min(m0 + 1, 63); ++m) {
+                const float d = dq * s, dm = mq * m;
+                uint8_t l[32];
+                float err = 0;
+                for (int i = 0; i < 32; ++i) {
+                    l[i] = d == 0.0f ? 0 : static_cast<uint8_t>(std::clamp(nearest((xj[i] + dm) / d), 0, nmax));
+                    err += (d * l[i] - dm - xj[i]) * (d * l[i] - dm - xj[i]);
+                }
+                if (err < best_err) {
+                    best_err = err, ls[j] = static_cast<uint8_t>(s), lm[j] = static_cast<uint8_t>(m);
+                    std::copy_n(l, 32, L + 32 * j);
+                }
+            }
+    }
+    std::memset(scales, 0, 12);
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            scales[j] = ls[j];
+            scales[j + 4] = lm[j];
+        } else {
+            scales[j + 4] = static_cast<uint8_t>((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            scales[j - 4] |= static_cast<uint8_t>((ls[j] >> 4) << 6);
+            scales[j] |= static_cast<uint8_t>((lm[j] >> 4) << 6);
+        }
     }
 }
 
@@ -117,7 +129,7 @@ float fit_scale_symmetric(const float* x, size_t n, int nmax) {
         if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), signed_max = x[i];
     if (amax == 0.0f) return 0.0f;
     float best_err = INFINITY, best = signed_max / -nmax;
-    for (int step = -4; step <= 4; ++step) {
+    for (int step = -9; step <= 9; ++step) {
         const float iscale = -(nmax + 0.1f * step) / signed_max;
         double sxl = 0, sll = 0;
         for (size_t i = 0; i < n; ++i) {
@@ -253,35 +265,42 @@ int nearest_iq4nl(float v) {
 }  // namespace
 
 void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
-    // Per block, the scale of least weighted squared error (weights x^2, so large values
-    // count most) among candidates that put the value of largest magnitude at or near one
-    // end of the codebook; levels nearest x / d, then d refitted to them.
+    // Per block, among candidate scales that put the value of largest magnitude at or near an
+    // end of the codebook: levels nearest x / d, d refitted to them by least squares and
+    // rounded to f16, the levels assigned again; the candidate of least squared error wins.
     for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
         float amax = 0, max = 0;
         for (size_t i = 0; i < QK4_0; ++i)
             if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
         int best_q[QK4_0] = {};
-        float best_d = 0.0f, best_score = 0.0f;
+        uint16_t best_d = 0;
+        float best_err = INFINITY;
         if (amax > 1e-30f) {
-            for (int step = -14; step <= 14; ++step) {
-                const float id = (kIq4nlValues[0] + 0.5f * step) / max;
+            for (int step = -40; step <= 40; ++step) {
+                const float id = (kIq4nlValues[0] + 0.25f * step) / max;
                 int q[QK4_0];
                 double sxq = 0, sqq = 0;
                 for (size_t i = 0; i < QK4_0; ++i) {
                     q[i] = nearest_iq4nl(x[i] * id);
-                    const double w = double(x[i]) * x[i], v = kIq4nlValues[q[i]];
-                    sxq += w * v * x[i];
-                    sqq += w * v * v;
+                    sxq += double(kIq4nlValues[q[i]]) * x[i];
+                    sqq += double(kIq4nlValues[q[i]]) * kIq4nlValues[q[i]];
                 }
-                // The error at the refitted d is sum w x^2 - sxq^2 / sqq: maximise sxq^2 / sqq.
-                if (sqq > 0 && sxq * sxq / sqq > best_score) {
-                    best_score = static_cast<float>(sxq * sxq / sqq);
-                    best_d = static_cast<float>(sxq / sqq);
+                if (sqq <= 0) continue;
+                const uint16_t dh = f32_to_f16(static_cast<float>(sxq / sqq));
+                const float d = f16_to_f32(dh);
+                if (d == 0.0f) continue;
+                float err = 0;
+                for (size_t i = 0; i < QK4_0; ++i) {
+                    q[i] = nearest_iq4nl(x[i] / d);
+                    err += (d * kIq4nlValues[q[i]] - x[i]) * (d * kIq4nlValues[q[i]] - x[i]);
+                }
+                if (err < best_err) {
+                    best_err = err, best_d = dh;
                     std::copy_n(q, QK4_0, best_q);
                 }
             }
         }
-        y[b].d = f32_to_f16(best_d);
+        y[b].d = best_d;
         for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>(best_q[i] | best_q[i + 16] << 4);
     }
 }
@@ -386,11 +405,27 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) {
         if (max_abs_scale > 0.0f) {
             const float iscale = -128.0f / max_scale;
             y[b].d = f32_to_f16(1.0f / iscale);
-            for (int s = 0; s < 16; ++s) y[b].scales[s] = static_cast<int8_t>(std::clamp(nearest(iscale * scales[s]), -128, 127));
+            const float dsuper = f16_to_f32(y[b].d);
+            // Each sub-block's integer scale: the nearest to its fitted scale, or a neighbour
+            // when that quantizes the sub-block with less error at the stored super-scale.
             for (int s = 0; s < 16; ++s) {
-                const float d = f16_to_f32(y[b].d) * y[b].scales[s];
-                if (d == 0.0f) continue;
-                for (int i = 0; i < 16; ++i) L[16 * s + i] = static_cast<int8_t>(std::clamp(nearest(x[16 * s + i] / d), -32, 31));
+                const int mid = nearest(iscale * scales[s]);
+                float best_err = INFINITY;
+                for (int sc = std::max(mid - 2, -128); sc <= std::min(mid + 2, 127); ++sc) {
+                    const float d = dsuper * sc;
+                    if (d == 0.0f) continue;
+                    int8_t l[16];
+                    float err = 0;
+                    for (int i = 0; i < 16; ++i) {
+                        l[i] = static_cast<int8_t>(std::clamp(nearest(x[16 * s + i] / d), -32, 31));
+                        err += (d * l[i] - x[16 * s + i]) * (d * l[i] - x[16 * s + i]);
+                    }
+                    if (err < best_err) {
+                        best_err = err;
+                        y[b].scales[s] = static_cast<int8_t>(sc);
+                        std::copy_n(l, 16, L + 16 * s);
+                    }
+                }
             }
         }
         uint8_t* ql = y[b].ql;

@@ -86,7 +86,7 @@ TEST_CASE("every quantized type tracks the F16 model it came from", "[quantize]"
     //
     // KL bounds: for small logit noise e, KL(F16 || q) ~ Var(e) / 2. The logits' std is
     // about 0.3, and a type's relative weight error (kernel tests: q8_0 0.5%, q6_k 1.8%,
-    // q5_k 3.6%, q4_k 7%, q4_0 8.6%) passes into them roughly in proportion, plus the 8-bit
+    // q5_k 3.6%, q4_k 7%, q4_0 8.6%; q5_1, q5_0, q4_1 and iq4_nl between them) passes into them roughly in proportion, plus the 8-bit
     // activations: e.g. q4_0, (0.086 * 0.3)^2 / 2 ~ 3e-4 per layer input, ~3e-3 over the
     // model's 14 matrices. Bounds are about 2x what kiln measures.
     struct Case {
@@ -103,7 +103,9 @@ TEST_CASE("every quantized type tracks the F16 model it came from", "[quantize]"
     greedy_text.insert(greedy_text.end(), continuation.begin(), continuation.end());
     const std::vector<float> ref = all_logits(*base, window), ref_greedy = all_logits(*base, greedy_text);
     for (const Case& c : {Case{"bf16", 2e-5, 0.02}, Case{"q8_0", 5e-5, 0.04}, Case{"q6_k", 4e-4, 0.08},
-                          Case{"q5_k_m", 1e-3, 0.12}, Case{"q4_k_m", 4e-3, 0.25}, Case{"q4_0", 6e-3, 0.3}}) {
+                          Case{"q5_k_m", 1e-3, 0.12}, Case{"q5_1", 1e-3, 0.12}, Case{"q5_0", 1.5e-3, 0.15},
+                          Case{"q4_k_m", 4e-3, 0.25}, Case{"q4_1", 5e-3, 0.3}, Case{"iq4_nl", 5e-3, 0.3},
+                          Case{"q4_0", 6e-3, 0.3}}) {
         const auto model = load(quantized(tiny_f16(), c.mix));
         const double kl = mean_kl(ref, all_logits(*model, window), V);
 
@@ -244,4 +246,43 @@ TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-
     }
     WARN(checked << " files checked; not run by kiln yet:" << skipped);
     CHECK(checked >= 11);
+}
+
+TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensors", "[quantize][reference]") {
+    // For each type, every tensor llama.cpp's file of that type holds in it: the RMS of
+    // (dequantized - F32) over all of them, for llama.cpp's bytes and for kiln's quantize_row.
+    const GgufFile f32 = GgufFile::open(quants_dir() + "kqs-f32.gguf");
+    std::string table;
+    for (const char* name : {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "q4_k_m", "q5_k_m", "q6_k"}) {
+        const GgufFile theirs = GgufFile::open(quants_dir() + "kqs-" + name + ".gguf");
+        const DType type = parse_quant_mix(name)->base;
+        double err_theirs = 0, err_ours = 0;
+        size_t count = 0;
+        for (const GgufTensor& t : theirs.tensors()) {
+            if (t.type != type) continue;
+            const GgufTensor* src = f32.find_tensor(t.name);
+            REQUIRE(src != nullptr);
+            const size_t n = t.dims[0], rb = row_bytes(traits(type).info, n);
+            std::vector<float> x(n), a(n), b(n);
+            std::vector<uint8_t> q(rb);
+            for (size_t r = 0; r < t.n_elems / n; ++r) {
+                std::memcpy(x.data(), src->data + r * n * 4, n * 4);
+                dequantize_row(type, t.data + r * rb, a.data(), n);
+                quantize_row(type, x.data(), q.data(), n);
+                dequantize_row(type, q.data(), b.data(), n);
+                for (size_t i = 0; i < n; ++i) {
+                    err_theirs += double(a[i] - x[i]) * (a[i] - x[i]);
+                    err_ours += double(b[i] - x[i]) * (b[i] - x[i]);
+                }
+                count += n;
+            }
+        }
+        REQUIRE(count > 0);
+        const double rms_theirs = std::sqrt(err_theirs / count), rms_ours = std::sqrt(err_ours / count);
+        table += std::string("\n") + name + ": llama.cpp " + std::to_string(rms_theirs) + ", kiln " + std::to_string(rms_ours) +
+                 " over " + std::to_string(count) + " weights";
+        INFO(name << ": llama.cpp RMS " << rms_theirs << ", kiln " << rms_ours);
+        CHECK(rms_ours <= rms_theirs * (1 + 1e-6));
+    }
+    WARN("RMS error of the quantized weights:" << table);
 }
