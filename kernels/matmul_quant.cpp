@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/fp16.h"
 #include "kernels/targets.h"
@@ -133,6 +134,63 @@ float dot_q6_k_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
     return sum;
 }
 
+float dot_iq4_xs_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockIQ4_XS*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int sumi = 0;
+        for (size_t ib = 0; ib < 8; ++ib) {
+            int s = 0;
+            for (size_t j = 0; j < 32; ++j) {
+                const size_t k = j < 16 ? (a[i].qs[16 * ib + j] & 0xF) : (a[i].qs[16 * ib + j - 16] >> 4);
+                s += kIq4nlValues[k] * b[i].qs[32 * ib + j];
+            }
+            sumi += (iq4_xs_scale(a[i], ib) - 32) * s;
+        }
+        sum += b[i].d * f16_to_f32(a[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
+float dot_q2_k_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockQ2_K*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int sumi = 0, summ = 0;
+        for (size_t g = 0; g < 16; ++g) {
+            int s = 0;
+            for (size_t l = 0; l < 16; ++l) s += k_low2(a[i].qs, 16 * g + l) * b[i].qs[16 * g + l];
+            sumi += (a[i].scales[g] & 0xF) * s;
+            summ += (a[i].scales[g] >> 4) * b[i].bsums[g];
+        }
+        sum += b[i].d * (f16_to_f32(a[i].d) * static_cast<float>(sumi) - f16_to_f32(a[i].dmin) * static_cast<float>(summ));
+    }
+    return sum;
+}
+
+float dot_q3_k_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const BlockQ3_K*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int8_t sc[16];
+        q3_k_scales(a[i].scales, sc);
+        int sumi = 0;
+        for (size_t g = 0; g < 16; ++g) {
+            int s = 0;
+            for (size_t l = 0; l < 16; ++l) {
+                const size_t e = 16 * g + l;
+                s += ((k_low2(a[i].qs, e) | q3_k_high(a[i], e) << 2) - 4) * b[i].qs[e];
+            }
+            sumi += (sc[g] - 32) * s;
+        }
+        sum += b[i].d * f16_to_f32(a[i].d) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
 template <float (*dot)(size_t, const uint8_t*, const uint8_t*)>
 void tile_scalar(KILN_MATMUL_TILE_ARGS) {
     for (size_t t = 0; t < n_tokens; ++t)
@@ -150,6 +208,9 @@ void matmul_tile_q5_k_scalar(KILN_MATMUL_TILE_ARGS) {
     tile_scalar<dot_k4_scalar<BlockQ5_K, level_q5_k>>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy);
 }
 void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_iq4_xs_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_iq4_xs_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q2_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q2_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+void matmul_tile_q3_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q3_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q4_1_scalar(KILN_MATMUL_TILE_ARGS) {
     tile_scalar<dot_blocks32_scalar<BlockQ4_1, nibble_level<BlockQ4_1>, block_min<BlockQ4_1>>>(w, row_bytes, n_rows, x, x_stride,
                                                                                                n_tokens, n, y, ldy);
@@ -177,7 +238,10 @@ void matmul_tile_iq4_nl_scalar(KILN_MATMUL_TILE_ARGS) {
     void matmul_tile_q4_1_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q4_1Levels>>(KILN_TILE_ARGS_PASS); } \
     void matmul_tile_q5_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q5_0Levels>>(KILN_TILE_ARGS_PASS); } \
     void matmul_tile_q5_1_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q5_1Levels>>(KILN_TILE_ARGS_PASS); } \
-    void matmul_tile_iq4_nl_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::IQ4_NLLevels>>(KILN_TILE_ARGS_PASS); }
+    void matmul_tile_iq4_nl_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::IQ4_NLLevels>>(KILN_TILE_ARGS_PASS); } \
+    void matmul_tile_iq4_xs_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::IQ4XS>(KILN_TILE_ARGS_PASS); }                       \
+    void matmul_tile_q2_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K16<false>>(KILN_TILE_ARGS_PASS); }                     \
+    void matmul_tile_q3_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K16<true>>(KILN_TILE_ARGS_PASS); }
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -305,6 +305,211 @@ void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
     }
 }
 
+void q3_k_scales(const uint8_t packed[12], int8_t out[16]) {
+    for (size_t s = 0; s < 16; ++s)
+        out[s] = static_cast<int8_t>(((packed[s % 8] >> (4 * (s / 8))) & 0xF) | ((packed[8 + s % 4] >> (2 * (s / 4))) & 3) << 4);
+}
+
+namespace {
+
+// The levels l (one per element, 0..3 low bits and the rest above) of a Q2_K/Q3_K super-block
+// into its qs: element 128 h + 32 j + i in bits 2j of qs[32 h + i].
+void pack_low2(const uint8_t* l, uint8_t* qs) {
+    std::memset(qs, 0, QK_K / 4);
+    for (size_t e = 0; e < QK_K; ++e) qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>((l[e] & 3) << (2 * (e % 128 / 32)));
+}
+
+// IQ4_NL's search over one block of 32 with weights 1: the scale of least squared error
+// (not rounded: IQ4_XS stores its scales in 6 bits of a super-block scale).
+float iq4_block_scale(const float* x) {
+    float amax = 0, max = 0;
+    for (size_t i = 0; i < 32; ++i)
+        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+    if (amax <= 1e-30f) return 0.0f;
+    float best_err = INFINITY, best = 0.0f;
+    for (int step = -40; step <= 40; ++step) {
+        const float id = (kIq4nlValues[0] + 0.25f * step) / max;
+        double sxq = 0, sqq = 0;
+        int q[32];
+        for (size_t i = 0; i < 32; ++i) {
+            q[i] = nearest_iq4nl(x[i] * id);
+            sxq += double(kIq4nlValues[q[i]]) * x[i];
+            sqq += double(kIq4nlValues[q[i]]) * kIq4nlValues[q[i]];
+        }
+        if (sqq <= 0) continue;
+        const auto d = static_cast<float>(sxq / sqq);
+        float err = 0;
+        for (size_t i = 0; i < 32; ++i) err += (d * kIq4nlValues[q[i]] - x[i]) * (d * kIq4nlValues[q[i]] - x[i]);
+        if (err < best_err) best_err = err, best = d;
+    }
+    return best;
+}
+
+// Levels of one block of 32 at scale d and their squared error.
+float iq4_levels(const float* x, float d, int* q) {
+    float err = 0;
+    for (size_t i = 0; i < 32; ++i) {
+        q[i] = d != 0.0f ? nearest_iq4nl(x[i] / d) : 0;
+        const float v = d * kIq4nlValues[q[i]] - x[i];
+        err += v * v;
+    }
+    return err;
+}
+
+}  // namespace
+
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
+    // Each sub-block's own best scale; the super-block scale puts the largest of them at -32;
+    // each sub-block's 6-bit factor the nearest, or a neighbour that errs less at it.
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scales[8], max_scale = 0, amax = 0;
+        for (size_t ib = 0; ib < 8; ++ib) {
+            scales[ib] = iq4_block_scale(x + 32 * ib);
+            if (std::fabs(scales[ib]) > amax) amax = std::fabs(scales[ib]), max_scale = scales[ib];
+        }
+        std::memset(&y[b], 0, sizeof y[b]);
+        if (amax == 0.0f) {
+            for (size_t ib = 0; ib < 8; ++ib) y[b].scales_l[ib / 2] |= static_cast<uint8_t>((32 & 0xF) << (4 * (ib % 2)));
+            y[b].scales_h = 0xAAAA;  // every factor 32 - 32 = 0
+            continue;
+        }
+        y[b].d = f32_to_f16(max_scale / -32.0f);
+        const float d = f16_to_f32(y[b].d);
+        for (size_t ib = 0; ib < 8; ++ib) {
+            const int mid = d != 0.0f ? nearest(scales[ib] / d) : 0;
+            float best_err = INFINITY;
+            int best_l = 0, best_q[32] = {};
+            for (int l = std::max(mid - 1, -32); l <= std::min(mid + 1, 31); ++l) {
+                int q[32];
+                const float err = iq4_levels(x + 32 * ib, d * l, q);
+                if (err < best_err) {
+                    best_err = err, best_l = l;
+                    std::copy_n(q, 32, best_q);
+                }
+            }
+            const int ls = best_l + 32;
+            y[b].scales_l[ib / 2] |= static_cast<uint8_t>((ls & 0xF) << (4 * (ib % 2)));
+            y[b].scales_h |= static_cast<uint16_t>((ls >> 4) << (2 * ib));
+            for (size_t i = 0; i < 16; ++i) y[b].qs[16 * ib + i] = static_cast<uint8_t>(best_q[i] | best_q[i + 16] << 4);
+        }
+    }
+}
+
+void dequantize_row_iq4_xs(const BlockIQ4_XS* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b) {
+        const float d = f16_to_f32(x[b].d);
+        for (size_t ib = 0; ib < 8; ++ib, y += 32) {
+            const float dl = d * (iq4_xs_scale(x[b], ib) - 32);
+            for (size_t i = 0; i < 32; ++i) y[i] = dl * kIq4nlValues[nibble(x[b].qs + 16 * ib, i)];
+        }
+    }
+}
+
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n) {
+    // Per group of 16 a fitted scale and min (fit_scale_min, levels 0..3); both in 4 bits of
+    // the super-block's d and dmin; each group's pair the nearest, or neighbours that err less.
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float sc[16], mn[16], max_scale = 0, max_min = 0;
+        uint8_t L[QK_K];
+        for (size_t g = 0; g < 16; ++g) {
+            sc[g] = fit_scale_min(x + 16 * g, 16, 3, L + 16 * g, &mn[g]);
+            max_scale = std::max(max_scale, sc[g]);
+            max_min = std::max(max_min, mn[g]);
+        }
+        y[b].d = f32_to_f16(max_scale / 15.0f);
+        y[b].dmin = f32_to_f16(max_min / 15.0f);
+        const float dq = f16_to_f32(y[b].d), mq = f16_to_f32(y[b].dmin);
+        for (size_t g = 0; g < 16; ++g) {
+            const int s0 = dq > 0 ? std::min(15, nearest(sc[g] / dq)) : 0, m0 = mq > 0 ? std::min(15, nearest(mn[g] / mq)) : 0;
+            const float* xg = x + 16 * g;
+            float best_err = INFINITY;
+            for (int s_ = std::max(s0 - 1, 0); s_ <= std::min(s0 + 1, 15); ++s_)
+                for (int m = std::max(m0 - 1, 0); m <= std::min(m0 + 1, 15); ++m) {
+                    const float d = dq * s_, dm = mq * m;
+                    uint8_t l[16];
+                    float err = 0;
+                    for (int i = 0; i < 16; ++i) {
+                        l[i] = d == 0.0f ? 0 : static_cast<uint8_t>(std::clamp(nearest((xg[i] + dm) / d), 0, 3));
+                        err += (d * l[i] - dm - xg[i]) * (d * l[i] - dm - xg[i]);
+                    }
+                    if (err < best_err) {
+                        best_err = err;
+                        y[b].scales[g] = static_cast<uint8_t>(s_ | m << 4);
+                        std::copy_n(l, 16, L + 16 * g);
+                    }
+                }
+        }
+        pack_low2(L, y[b].qs);
+    }
+}
+
+void dequantize_row_q2_K(const BlockQ2_K* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b, y += QK_K) {
+        const float d = f16_to_f32(x[b].d), dmin = f16_to_f32(x[b].dmin);
+        for (size_t e = 0; e < QK_K; ++e) {
+            const uint8_t sc = x[b].scales[e / 16];
+            y[e] = d * (sc & 0xF) * k_low2(x[b].qs, e) - dmin * (sc >> 4);
+        }
+    }
+}
+
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n) {
+    // As Q6_K with levels -4..3 and 6-bit group factors -32..31.
+    for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        float scales[16], max_scale = 0, amax = 0;
+        for (size_t g = 0; g < 16; ++g) {
+            scales[g] = fit_scale_symmetric(x + 16 * g, 16, 4);
+            if (std::fabs(scales[g]) > amax) amax = std::fabs(scales[g]), max_scale = scales[g];
+        }
+        std::memset(&y[b], 0, sizeof y[b]);
+        int8_t factor[16];
+        uint8_t L[QK_K];
+        std::fill_n(L, QK_K, 4);
+        std::fill_n(factor, 16, 0);
+        if (amax > 0.0f) {
+            y[b].d = f32_to_f16(max_scale / -32.0f);
+            const float dsuper = f16_to_f32(y[b].d);
+            for (size_t g = 0; g < 16; ++g) {
+                const int mid = dsuper != 0.0f ? nearest(scales[g] / dsuper) : 0;
+                float best_err = INFINITY;
+                for (int f = std::max(mid - 2, -32); f <= std::min(mid + 2, 31); ++f) {
+                    const float d = dsuper * f;
+                    if (d == 0.0f) continue;
+                    uint8_t l[16];
+                    float err = 0;
+                    for (int i = 0; i < 16; ++i) {
+                        const int q = std::clamp(nearest(x[16 * g + i] / d), -4, 3);
+                        l[i] = static_cast<uint8_t>(q + 4);
+                        err += (d * q - x[16 * g + i]) * (d * q - x[16 * g + i]);
+                    }
+                    if (err < best_err) {
+                        best_err = err, factor[g] = static_cast<int8_t>(f);
+                        std::copy_n(l, 16, L + 16 * g);
+                    }
+                }
+            }
+        }
+        for (size_t s_ = 0; s_ < 16; ++s_) {
+            const int v = factor[s_] + 32;
+            y[b].scales[s_ % 8] |= static_cast<uint8_t>((v & 0xF) << (4 * (s_ / 8)));
+            y[b].scales[8 + s_ % 4] |= static_cast<uint8_t>((v >> 4) << (2 * (s_ / 4)));
+        }
+        pack_low2(L, y[b].qs);
+        for (size_t e = 0; e < QK_K; ++e)
+            y[b].hmask[e % 32] |= static_cast<uint8_t>((L[e] >> 2) << (4 * (e / 128) + e % 128 / 32));
+    }
+}
+
+void dequantize_row_q3_K(const BlockQ3_K* x, float* y, size_t n) {
+    for (size_t b = 0; b < n / QK_K; ++b, y += QK_K) {
+        const float d = f16_to_f32(x[b].d);
+        int8_t sc[16];
+        q3_k_scales(x[b].scales, sc);
+        for (size_t e = 0; e < QK_K; ++e)
+            y[e] = d * (sc[e / 16] - 32) * ((k_low2(x[b].qs, e) | q3_k_high(x[b], e) << 2) - 4);
+    }
+}
+
 void dequantize_row_q4_1(const BlockQ4_1* x, float* y, size_t n) {
     for (size_t b = 0; b < n / QK4_0; ++b, y += QK4_0) {
         const float d = f16_to_f32(x[b].d), m = f16_to_f32(x[b].m);

@@ -221,7 +221,7 @@ TEST_CASE("every type kiln reads dequantizes llama.cpp's tensors as an independe
     std::string list;
     for (const auto& t : not_yet) list += " " + t;
     WARN(checked.size() << " types checked; not read by kiln yet:" << list);
-    CHECK(checked.size() >= 11);
+    CHECK(checked.size() >= 14);
 }
 
 TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-perplexity's", "[quantize][reference]") {
@@ -245,7 +245,7 @@ TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-
         ++checked;
     }
     WARN(checked << " files checked; not run by kiln yet:" << skipped);
-    CHECK(checked >= 11);
+    CHECK(checked >= 18);
 }
 
 TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensors", "[quantize][reference]") {
@@ -253,9 +253,17 @@ TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensor
     // (dequantized - F32) over all of them, for llama.cpp's bytes and for kiln's quantize_row.
     const GgufFile f32 = GgufFile::open(quants_dir() + "kqs-f32.gguf");
     std::string table;
-    for (const char* name : {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "q4_k_m", "q5_k_m", "q6_k"}) {
-        const GgufFile theirs = GgufFile::open(quants_dir() + "kqs-" + name + ".gguf");
-        const DType type = parse_quant_mix(name)->base;
+    struct Case {
+        const char* file;  // kqs-FILE.gguf
+        DType type;        // the tensors of this type in it
+    };
+    for (const Case& c : {Case{"q8_0", DType::Q8_0}, Case{"q4_0", DType::Q4_0}, Case{"q4_1", DType::Q4_1}, Case{"q5_0", DType::Q5_0},
+                          Case{"q5_1", DType::Q5_1}, Case{"iq4_nl", DType::IQ4_NL}, Case{"iq4_xs", DType::IQ4_XS},
+                          Case{"q2_k", DType::Q2_K}, Case{"q3_k_s", DType::Q3_K}, Case{"q4_k_m", DType::Q4_K},
+                          Case{"q5_k_m", DType::Q5_K}, Case{"q6_k", DType::Q6_K}}) {
+        const std::string name = traits(c.type).info.name;
+        const GgufFile theirs = GgufFile::open(quants_dir() + "kqs-" + c.file + ".gguf");
+        const DType type = c.type;
         double err_theirs = 0, err_ours = 0;
         size_t count = 0;
         for (const GgufTensor& t : theirs.tensors()) {
@@ -279,7 +287,7 @@ TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensor
         }
         REQUIRE(count > 0);
         const double rms_theirs = std::sqrt(err_theirs / count), rms_ours = std::sqrt(err_ours / count);
-        table += std::string("\n") + name + ": llama.cpp " + std::to_string(rms_theirs) + ", kiln " + std::to_string(rms_ours) +
+        table += "\n" + name + " (kqs-" + c.file + "): llama.cpp " + std::to_string(rms_theirs) + ", kiln " + std::to_string(rms_ours) +
                  " over " + std::to_string(count) + " weights";
         INFO(name << ": llama.cpp RMS " << rms_theirs << ", kiln " << rms_ours);
         CHECK(rms_ours <= rms_theirs * (1 + 1e-6));
