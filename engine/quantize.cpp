@@ -12,19 +12,25 @@ namespace kiln {
 
 namespace {
 
+// llama.cpp's llama_ftype numbers of the mixes whose rules differ from "everything in base".
+enum Ftype : uint32_t {
+    kF32 = 0, kF16 = 1, kQ8_0 = 7, kBF16 = 32, kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14,
+    kQ4_K_M = 15, kQ5_K_S = 16, kQ5_K_M = 17, kIQ4_NL = 25, kIQ4_XS = 30,
+};
+
 constexpr QuantMix kMixes[] = {
-    // name      base          ftype  _M     output Q6_K
-    {"f16", DType::F16, 1, false, false},
-    {"bf16", DType::BF16, 32, false, false},
-    {"q8_0", DType::Q8_0, 7, false, false},
-    {"q4_0", DType::Q4_0, 2, false, true},
-    {"q4_1", DType::Q4_1, 3, false, true},
-    {"q5_0", DType::Q5_0, 8, false, true},
-    {"q5_1", DType::Q5_1, 9, false, true},
-    {"iq4_nl", DType::IQ4_NL, 25, false, true},
-    {"q4_k_m", DType::Q4_K, 15, true, true},
-    {"q5_k_m", DType::Q5_K, 17, true, true},
-    {"q6_k", DType::Q6_K, 18, false, true},
+    {"f16", DType::F16, kF16},         {"bf16", DType::BF16, kBF16},       {"q8_0", DType::Q8_0, kQ8_0},
+    {"q4_0", DType::Q4_0, 2},          {"q4_1", DType::Q4_1, 3},           {"q5_0", DType::Q5_0, 8},
+    {"q5_1", DType::Q5_1, 9},          {"iq4_nl", DType::IQ4_NL, kIQ4_NL}, {"iq4_xs", DType::IQ4_XS, kIQ4_XS},
+    {"q2_k", DType::Q2_K, kQ2_K},      {"q3_k_s", DType::Q3_K, kQ3_K_S},   {"q3_k_m", DType::Q3_K, kQ3_K_M},
+    {"q3_k_l", DType::Q3_K, kQ3_K_L},  {"q4_k_s", DType::Q4_K, kQ4_K_S},   {"q4_k_m", DType::Q4_K, kQ4_K_M},
+    {"q5_k_s", DType::Q5_K, kQ5_K_S},  {"q5_k_m", DType::Q5_K, kQ5_K_M},   {"q6_k", DType::Q6_K, 18},
+};
+
+// What llama.cpp's rules look at besides the tensor's name.
+struct ModelShape {
+    size_t n_layer = 0, n_gqa = 1, n_expert = 0;
+    bool tied = false;  // no output.weight: token_embd.weight is the output matrix too
 };
 
 // llama.cpp's _M rule: layers that get more bits in attn_v and ffn_down.
@@ -48,28 +54,60 @@ bool ends_with(const std::string& s, const char* suffix) {
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// The type a tensor should get in this mix, before checking that its rows fit the blocks.
-// tied: the file has no output.weight, so token_embd.weight is the output matrix too and takes
-// its rule (as llama.cpp's quantizer has it).
-DType wanted_type(const GgufTensor& t, const QuantMix& mix, size_t n_layer, bool tied) {
+bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+// The type a tensor should get in this mix, before checking that its rows fit the blocks:
+// llama.cpp's llama_tensor_get_type for the mixes kiln writes (attention and FFN tensors of
+// some layers, the output, fused QKV and 8-expert models get other types than the base).
+DType wanted_type(const GgufTensor& t, const QuantMix& mix, const ModelShape& m) {
     if (t.n_dims < 2 || !ends_with(t.name, ".weight")) return t.type;  // norms and the like stay
     if (ends_with(t.name, "ffn_gate_inp.weight")) return t.type;      // MoE routers: small, and decisive
-    const bool output = t.name == "output.weight" || (tied && t.name == "token_embd.weight");
-    if (output && mix.output_q6_k) return DType::Q6_K;
-    if (mix.more_bits_m && ends_with(t.name, "attn_qkv.weight")) return mix.base == DType::Q4_K ? DType::Q5_K : DType::Q6_K;
-    if (mix.more_bits_m && (ends_with(t.name, "attn_v.weight") || ends_with(t.name, "ffn_down.weight") ||
-                            ends_with(t.name, "ffn_down_exps.weight"))) {
-        const auto layer = layer_of(t.name);
-        if (layer && more_bits(*layer, n_layer)) return DType::Q6_K;
+    const uint32_t f = mix.file_type;
+    if (f == kF16 || f == kBF16 || f == kQ8_0) return mix.base;
+    const bool output = t.name == "output.weight" || (m.tied && t.name == "token_embd.weight");
+    if (output) return t.dims[0] % QK_K != 0 ? DType::Q8_0 : DType::Q6_K;
+    const size_t layer = layer_of(t.name).value_or(0), n = m.n_layer;
+    const bool eight_experts = m.n_expert == 8;
+    if (contains(t.name, "attn_v.weight")) {
+        if (eight_experts) return DType::Q8_0;
+        if (f == kQ2_K) return m.n_gqa >= 4 ? DType::Q4_K : DType::Q3_K;
+        if (f == kQ3_K_M) return layer < 2 ? DType::Q5_K : DType::Q4_K;
+        if (f == kQ3_K_L) return DType::Q5_K;
+        if ((f == kIQ4_NL || f == kIQ4_XS) && m.n_gqa >= 4) return DType::Q5_K;
+        if ((f == kQ4_K_M || f == kQ5_K_M) && more_bits(layer, n)) return DType::Q6_K;
+        if (f == kQ4_K_S && layer < 4) return DType::Q5_K;
+    } else if (contains(t.name, "attn_k.weight")) {
+        if (eight_experts) return DType::Q8_0;
+    } else if (contains(t.name, "ffn_down")) {
+        if (f == kQ2_K) return DType::Q3_K;
+        if (f == kQ3_K_M) return layer < n / 16 ? DType::Q5_K : DType::Q4_K;
+        if (f == kQ3_K_L) return DType::Q5_K;
+        if ((f == kQ4_K_M || f == kQ5_K_M) && more_bits(layer, n)) return DType::Q6_K;
+        if ((f == kIQ4_NL || f == kIQ4_XS) && layer < n / 8) return DType::Q5_K;
+        if (f == kQ4_K_S && layer < n / 8) return DType::Q5_K;
+    } else if (contains(t.name, "attn_output.weight")) {
+        if (eight_experts && (f == kQ2_K || f == kQ3_K_S || f == kQ3_K_M || f == kIQ4_NL || f == kQ4_K_S || f == kQ4_K_M ||
+                              f == kIQ4_XS))
+            return DType::Q5_K;
+        if (!eight_experts && f == kQ2_K) return DType::Q3_K;
+        if (!eight_experts && f == kQ3_K_M) return DType::Q4_K;
+        if (!eight_experts && f == kQ3_K_L) return DType::Q5_K;
+    } else if (contains(t.name, "attn_qkv.weight")) {
+        if (f == kQ3_K_M || f == kQ3_K_L) return DType::Q4_K;
+        if (f == kQ4_K_M) return DType::Q5_K;
+        if (f == kQ5_K_M) return DType::Q6_K;
     }
     return mix.base;
 }
 
 // A type whose blocks fit rows of n: `want`, or llama.cpp's replacement for a 256-block type
-// (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0), else F16.
+// (Q2_K, Q3_K, IQ4_XS -> IQ4_NL; Q4_K -> Q5_0; Q5_K -> Q5_1; Q6_K -> Q8_0), else F16.
 DType fitting_type(DType want, uint64_t n) {
     if (n % traits(want).info.block_elems == 0) return want;
-    const DType small = want == DType::Q4_K ? DType::Q5_0 : want == DType::Q5_K ? DType::Q5_1 : DType::Q8_0;
+    DType small = DType::Q8_0;
+    if (want == DType::Q2_K || want == DType::Q3_K || want == DType::IQ4_XS) small = DType::IQ4_NL;
+    if (want == DType::Q4_K) small = DType::Q5_0;
+    if (want == DType::Q5_K) small = DType::Q5_1;
     return n % traits(small).info.block_elems == 0 ? small : DType::F16;
 }
 
@@ -90,10 +128,17 @@ std::string quant_mix_names() {
 QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, QuantMix mix, int n_threads,
                               const QuantizeProgress& progress) {
     const GgufFile in = GgufFile::open(in_path);
-    size_t n_layer = 0;
+    ModelShape shape;
+    shape.tied = in.find_tensor("output.weight") == nullptr;
     try {
-        if (const auto arch = in.get_string("general.architecture"))
-            n_layer = in.get_uint(std::string(*arch) + ".block_count").value_or(0);
+        if (const auto arch = in.get_string("general.architecture")) {
+            const std::string k = std::string(*arch) + ".";
+            shape.n_layer = in.get_uint(k + "block_count").value_or(0);
+            const uint64_t heads = in.get_uint(k + "attention.head_count").value_or(1);
+            const uint64_t kv = in.get_uint(k + "attention.head_count_kv").value_or(heads);
+            shape.n_gqa = kv > 0 ? heads / kv : 1;
+            shape.n_expert = in.get_uint(k + "expert_count").value_or(0);
+        }
     } catch (const Error& e) {
         throw Error(in_path + ": " + e.what());
     }
@@ -109,7 +154,7 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
     QuantizeReport report;
     std::vector<DType> types;
     for (const GgufTensor& t : in.tensors()) {
-        DType type = wanted_type(t, mix, n_layer, in.find_tensor("output.weight") == nullptr);
+        DType type = wanted_type(t, mix, shape);
         if (type != t.type) {
             if (traits(t.type).to_float == nullptr)
                 throw Error(in_path + ": tensor '" + t.name + "' has type " + type_info(static_cast<uint32_t>(t.type))->name +

@@ -11,13 +11,11 @@
 namespace kiln {
 
 // A target mix, named and numbered as llama.cpp's quantize has it: the base type of the weight
-// matrices and the rules that give some tensors more bits.
+// matrices; which tensors get other types follows llama.cpp's rules for that number.
 struct QuantMix {
     const char* name;
     DType base;
     uint32_t file_type;  // llama.cpp's llama_ftype, written as general.file_type
-    bool more_bits_m;    // the _M rule: attn_v and ffn_down in Q6_K in some layers, fused QKV one type up
-    bool output_q6_k;    // output.weight (or a tied token_embd.weight) in Q6_K
 };
 
 std::optional<QuantMix> parse_quant_mix(const std::string& name);

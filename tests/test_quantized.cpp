@@ -294,3 +294,22 @@ TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensor
     }
     WARN("RMS error of the quantized weights:" << table);
 }
+
+TEST_CASE("kiln quantize gives each tensor the type llama-quantize gives it, for every mix", "[quantize][reference]") {
+    // llama.cpp quantized the F32 source into each mix; kiln's own quantization of the same
+    // source must choose the same type for every tensor (its per-tensor rules and fallbacks).
+    const std::string f32 = quants_dir() + "kqs-f32.gguf";
+    for (const char* mix : {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "iq4_xs", "q2_k", "q3_k_s",
+                            "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k"}) {
+        const std::string out = temp_dir() + "/kqs-" + mix + ".gguf";
+        quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
+        const GgufFile ours = GgufFile::open(out), theirs = GgufFile::open(quants_dir() + "kqs-" + mix + ".gguf");
+        REQUIRE(ours.tensors().size() == theirs.tensors().size());
+        for (const GgufTensor& t : theirs.tensors()) {
+            INFO(mix << ": " << t.name);
+            REQUIRE(ours.find_tensor(t.name) != nullptr);
+            CHECK(std::string(traits(ours.find_tensor(t.name)->type).info.name) == traits(t.type).info.name);
+        }
+        CHECK(ours.get_uint("general.file_type") == theirs.get_uint("general.file_type"));
+    }
+}
