@@ -20,6 +20,14 @@ int nearest(float x) {
     return static_cast<int>((x + kMagic) - kMagic);
 }
 
+// The value of largest magnitude (the first of them), with its sign.
+float signed_max(const float* x, size_t n) {
+    float amax = 0, max = 0;
+    for (size_t i = 0; i < n; ++i)
+        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
+    return max;
+}
+
 float max_abs(const float* x, size_t n) {
     float m = 0.0f;
     for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
@@ -124,13 +132,11 @@ void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& 
 
 // Symmetric scale for L in -nmax..nmax-1, among a few candidates, by least squares.
 float fit_scale_symmetric(const float* x, size_t n, int nmax) {
-    float amax = 0, signed_max = 0;
-    for (size_t i = 0; i < n; ++i)
-        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), signed_max = x[i];
-    if (amax == 0.0f) return 0.0f;
-    float best_err = INFINITY, best = signed_max / -nmax;
+    const float max = signed_max(x, n);
+    if (max == 0.0f) return 0.0f;
+    float best_err = INFINITY, best = max / -nmax;
     for (int step = -9; step <= 9; ++step) {
-        const float iscale = -(nmax + 0.1f * step) / signed_max;
+        const float iscale = -(nmax + 0.1f * step) / max;
         double sxl = 0, sll = 0;
         for (size_t i = 0; i < n; ++i) {
             const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
@@ -179,10 +185,7 @@ void dequantize_row_q8_0(const BlockQ8_0* x, float* y, size_t n) {
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n) {
     for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
         // The value of largest magnitude maps to -8 exactly, as ggml does.
-        float amax = 0, max = 0;
-        for (size_t i = 0; i < QK4_0; ++i)
-            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
-        const float d = max / -8.0f;
+        const float d = signed_max(x, QK4_0) / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = f32_to_f16(d);
         for (size_t i = 0; i < QK4_0 / 2; ++i) {
@@ -236,10 +239,7 @@ void quantize_row_q5_1(const float* x, BlockQ5_1* y, size_t n) { quantize_affine
 void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n) {
     for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
         // The value of largest magnitude maps to -16 exactly, as ggml does.
-        float amax = 0, max = 0;
-        for (size_t i = 0; i < QK4_0; ++i)
-            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
-        const float d = max / -16.0f;
+        const float d = signed_max(x, QK4_0) / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = f32_to_f16(d);
         std::memset(y[b].qh, 0, 4);
@@ -254,61 +254,19 @@ void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n) {
 
 namespace {
 
-// The codebook entry nearest v.
+// The codebook entry nearest v (ties to the lower), by binary search over the sorted values.
 int nearest_iq4nl(float v) {
-    int best = 0;
-    for (int k = 1; k < 16; ++k)
-        if (std::fabs(v - kIq4nlValues[k]) < std::fabs(v - kIq4nlValues[best])) best = k;
-    return best;
+    if (v <= kIq4nlValues[0]) return 0;
+    if (v >= kIq4nlValues[15]) return 15;
+    int lo = 0, hi = 15;  // kIq4nlValues[lo] < v <= kIq4nlValues[hi]
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        (v > kIq4nlValues[mid] ? lo : hi) = mid;
+    }
+    return v - kIq4nlValues[lo] <= kIq4nlValues[hi] - v ? lo : hi;
 }
 
 }  // namespace
-
-void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
-    // Per block, among candidate scales that put the value of largest magnitude at or near an
-    // end of the codebook: levels nearest x / d, d refitted to them by least squares and
-    // rounded to f16, the levels assigned again; the candidate of least squared error wins.
-    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
-        float amax = 0, max = 0;
-        for (size_t i = 0; i < QK4_0; ++i)
-            if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
-        int best_q[QK4_0] = {};
-        uint16_t best_d = 0;
-        float best_err = INFINITY;
-        if (amax > 1e-30f) {
-            for (int step = -40; step <= 40; ++step) {
-                const float id = (kIq4nlValues[0] + 0.25f * step) / max;
-                int q[QK4_0];
-                double sxq = 0, sqq = 0;
-                for (size_t i = 0; i < QK4_0; ++i) {
-                    q[i] = nearest_iq4nl(x[i] * id);
-                    sxq += double(kIq4nlValues[q[i]]) * x[i];
-                    sqq += double(kIq4nlValues[q[i]]) * kIq4nlValues[q[i]];
-                }
-                if (sqq <= 0) continue;
-                const uint16_t dh = f32_to_f16(static_cast<float>(sxq / sqq));
-                const float d = f16_to_f32(dh);
-                if (d == 0.0f) continue;
-                float err = 0;
-                for (size_t i = 0; i < QK4_0; ++i) {
-                    q[i] = nearest_iq4nl(x[i] / d);
-                    err += (d * kIq4nlValues[q[i]] - x[i]) * (d * kIq4nlValues[q[i]] - x[i]);
-                }
-                if (err < best_err) {
-                    best_err = err, best_d = dh;
-                    std::copy_n(q, QK4_0, best_q);
-                }
-            }
-        }
-        y[b].d = best_d;
-        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>(best_q[i] | best_q[i + 16] << 4);
-    }
-}
-
-void q3_k_scales(const uint8_t packed[12], int8_t out[16]) {
-    for (size_t s = 0; s < 16; ++s)
-        out[s] = static_cast<int8_t>(((packed[s % 8] >> (4 * (s / 8))) & 0xF) | ((packed[8 + s % 4] >> (2 * (s / 4))) & 3) << 4);
-}
 
 namespace {
 
@@ -319,33 +277,8 @@ void pack_low2(const uint8_t* l, uint8_t* qs) {
     for (size_t e = 0; e < QK_K; ++e) qs[32 * (e / 128) + e % 32] |= static_cast<uint8_t>((l[e] & 3) << (2 * (e % 128 / 32)));
 }
 
-// IQ4_NL's search over one block of 32 with weights 1: the scale of least squared error
-// (not rounded: IQ4_XS stores its scales in 6 bits of a super-block scale).
-float iq4_block_scale(const float* x) {
-    float amax = 0, max = 0;
-    for (size_t i = 0; i < 32; ++i)
-        if (std::fabs(x[i]) > amax) amax = std::fabs(x[i]), max = x[i];
-    if (amax <= 1e-30f) return 0.0f;
-    float best_err = INFINITY, best = 0.0f;
-    for (int step = -40; step <= 40; ++step) {
-        const float id = (kIq4nlValues[0] + 0.25f * step) / max;
-        double sxq = 0, sqq = 0;
-        int q[32];
-        for (size_t i = 0; i < 32; ++i) {
-            q[i] = nearest_iq4nl(x[i] * id);
-            sxq += double(kIq4nlValues[q[i]]) * x[i];
-            sqq += double(kIq4nlValues[q[i]]) * kIq4nlValues[q[i]];
-        }
-        if (sqq <= 0) continue;
-        const auto d = static_cast<float>(sxq / sqq);
-        float err = 0;
-        for (size_t i = 0; i < 32; ++i) err += (d * kIq4nlValues[q[i]] - x[i]) * (d * kIq4nlValues[q[i]] - x[i]);
-        if (err < best_err) best_err = err, best = d;
-    }
-    return best;
-}
-
-// Levels of one block of 32 at scale d and their squared error.
+// Levels of one block of 32 at scale d (the nearest codebook entries to x / d) and their
+// squared error.
 float iq4_levels(const float* x, float d, int* q) {
     float err = 0;
     for (size_t i = 0; i < 32; ++i) {
@@ -356,7 +289,43 @@ float iq4_levels(const float* x, float d, int* q) {
     return err;
 }
 
+// The scale of least squared error for one block of 32 on the IQ4_NL codebook, among 15
+// candidates that put the value of largest magnitude at or near the codebook's end: levels
+// nearest x / d and d refitted to them by least squares, scored by the error that leaves
+// (sum x^2 - sxq^2 / sqq, so one pass each). Rounded to f16 when to_f16 (IQ4_NL stores it so;
+// IQ4_XS stores 6-bit multiples of a super-block scale instead).
+float iq4_block_scale(const float* x, bool to_f16) {
+    const float max = signed_max(x, 32);
+    if (std::fabs(max) <= 1e-30f) return 0.0f;
+    double best_score = -1.0;
+    float best = 0.0f;
+    for (int step = -7; step <= 7; ++step) {
+        const float id = (kIq4nlValues[0] + step) / max;
+        double sxq = 0, sqq = 0;
+        for (size_t i = 0; i < 32; ++i) {
+            const int v = kIq4nlValues[nearest_iq4nl(x[i] * id)];
+            sxq += double(v) * x[i];
+            sqq += double(v) * v;
+        }
+        if (sqq > 0 && sxq * sxq / sqq > best_score) best_score = sxq * sxq / sqq, best = static_cast<float>(sxq / sqq);
+    }
+    return to_f16 ? f16_to_f32(f32_to_f16(best)) : best;
+}
 }  // namespace
+
+void q3_k_scales(const uint8_t packed[12], int8_t out[16]) {
+    for (size_t s = 0; s < 16; ++s)
+        out[s] = static_cast<int8_t>(((packed[s % 8] >> (4 * (s / 8))) & 0xF) | ((packed[8 + s % 4] >> (2 * (s / 4))) & 3) << 4);
+}
+
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        y[b].d = f32_to_f16(iq4_block_scale(x, true));
+        int q[QK4_0];
+        iq4_levels(x, f16_to_f32(y[b].d), q);
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>(q[i] | q[i + 16] << 4);
+    }
+}
 
 void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
     // Each sub-block's own best scale; the super-block scale puts the largest of them at -32;
@@ -364,7 +333,7 @@ void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
         float scales[8], max_scale = 0, amax = 0;
         for (size_t ib = 0; ib < 8; ++ib) {
-            scales[ib] = iq4_block_scale(x + 32 * ib);
+            scales[ib] = iq4_block_scale(x + 32 * ib, false);
             if (std::fabs(scales[ib]) > amax) amax = std::fabs(scales[ib]), max_scale = scales[ib];
         }
         std::memset(&y[b], 0, sizeof y[b]);

@@ -313,3 +313,30 @@ TEST_CASE("kiln quantize gives each tensor the type llama-quantize gives it, for
         CHECK(ours.get_uint("general.file_type") == theirs.get_uint("general.file_type"));
     }
 }
+
+TEST_CASE("blocks whose scale is NaN or infinite propagate, never crash", "[quantize][bad-input]") {
+    // A Q4_0 model with a NaN scale in one block of attn_q and an infinite one in ffn_up:
+    // generation and perplexity run to their end (the numbers are not meaningful).
+    std::string bytes = read_file(quants_dir() + "kqs-q4_0.gguf");
+    const auto* base = reinterpret_cast<const uint8_t*>(bytes.data());
+    const GgufFile g = GgufFile::parse(base, bytes.size());  // tensors point into `bytes`
+    for (const auto& [name, bits] : {std::pair<std::string, uint16_t>{"blk.0.attn_q.weight", 0x7E00},
+                                     std::pair<std::string, uint16_t>{"blk.1.ffn_up.weight", 0x7C00}}) {
+        const GgufTensor* t = g.find_tensor(name);
+        REQUIRE(t != nullptr);
+        REQUIRE(t->type == DType::Q4_0);
+        std::memcpy(&bytes[static_cast<size_t>(t->data - base)], &bits, 2);  // the first block's f16 scale
+    }
+    const std::string path = temp_dir() + "/nan-scales.gguf";
+    write_file(path, bytes);
+    const Result run = run_kiln({"run", "-m", path, "-p", "Once upon a time", "-n", "8", "--seed", "1"});
+    INFO(run.err);
+    CHECK(run.signal == 0);
+    CHECK((run.status == 0 || run.status == 1));
+    const std::string text = temp_dir() + "/nan-text.txt";
+    write_file(text, read_file(shared_dir() + "/text/gpl-3.txt").substr(0, 4000));
+    const Result ppl = run_kiln({"perplexity", "-m", path, "-f", text, "-c", "128"});
+    INFO(ppl.err);
+    CHECK(ppl.signal == 0);
+    CHECK((ppl.status == 0 || ppl.status == 1));
+}
