@@ -4,7 +4,8 @@
 usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N]
 
 Shapes of other architectures than llama (qwen2-tiny, qwen3-tiny, qwen3moe-tiny, gemma3-tiny,
-phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini for benchmarks) carry each
+phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini and qwen3-30b-a3b-8l for
+benchmarks) carry each
 architecture's own tensors and keys as llama.cpp's converter writes them: Q/K/V biases (qwen2),
 per-head Q/K norms and head sizes other than n_embd / n_head (qwen3, gemma3), post-norms,
 sliding-window layers and linear RoPE scaling (gemma3), fused QKV and gate+up with LongRoPE
@@ -62,6 +63,11 @@ SHAPES = {
     "gemma3-1b": dict(arch="gemma3", n_embd=1152, n_layer=26, n_head=4, n_kv_head=1, head_dim=256, n_ff=6912,
                       n_ctx=32768, window=512, rope_base=1000000.0, tied=True, vocab="llama3"),
     "phi3-mini": dict(arch="phi3", n_embd=3072, n_layer=32, n_head=32, n_kv_head=32, n_ff=8192, n_ctx=4096),
+    # Qwen3-30B-A3B's layers (128 experts of FFN 768, 8 per token) but 8 of its 48, so that it fits
+    # this machine: 4.9B parameters, 0.6B of them read per token
+    "qwen3-30b-a3b-8l": dict(arch="qwen3moe", n_embd=2048, n_layer=8, n_head=32, n_kv_head=4, head_dim=128, n_ff=6144,
+                             n_ff_exp=768, n_ctx=40960, n_expert=128, n_expert_used=8, rope_base=1000000.0,
+                             vocab="llama3"),
 }
 F32, F16 = 0, 1
 
