@@ -1,5 +1,9 @@
 #include "engine/gguf_writer.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -144,7 +148,27 @@ std::string GgufWriter::serialize(uint32_t alignment) const {
 
 void GgufWriter::write(const std::string& path, uint32_t alignment,
                        const std::function<std::string(size_t)>& produce) const {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    // A regular file (or a new one) is written beside its final name and renamed into place
+    // once complete, so that a kill or a full disk never leaves a truncated file under that
+    // name; a device or pipe (/dev/stdout, /dev/full) is written directly.
+    struct stat st {};
+    const bool direct = ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+    const std::string temp = direct ? path : path + ".partial";
+    try {
+        write_to(temp, path, alignment, produce);
+    } catch (...) {
+        if (!direct) std::remove(temp.c_str());
+        throw;
+    }
+    if (!direct && std::rename(temp.c_str(), path.c_str()) != 0) {
+        std::remove(temp.c_str());
+        throw Error(path + ": cannot replace it with the written file (" + std::strerror(errno) + ")");
+    }
+}
+
+void GgufWriter::write_to(const std::string& file, const std::string& path, uint32_t alignment,
+                          const std::function<std::string(size_t)>& produce) const {
+    std::ofstream f(file, std::ios::binary | std::ios::trunc);
     if (!f) throw Error(path + ": cannot create");
     const std::string head = header(alignment);
     f.write(head.data(), static_cast<std::streamsize>(head.size()));
@@ -159,6 +183,8 @@ void GgufWriter::write(const std::string& path, uint32_t alignment,
         if (!f) break;
     }
     if (!f.flush()) throw Error(path + ": write failed (disk full?)");
+    f.close();
+    if (f.fail()) throw Error(path + ": write failed (disk full?)");
 }
 
 }  // namespace kiln

@@ -33,11 +33,16 @@ public:
 
     std::string serialize(uint32_t alignment = 32) const;  // tensors added with add_tensor only
     // Writes the file; produce(i) returns the data of tensor i when it was added without.
-    // Throws Error.
+    // A regular file is written as PATH.partial and renamed to PATH when complete (removed on
+    // failure), so PATH never holds a truncated file. Throws Error.
     void write(const std::string& path, uint32_t alignment = 32,
                const std::function<std::string(size_t)>& produce = {}) const;
 
 private:
+    // The writing itself, to `file`; errors name `path`.
+    void write_to(const std::string& file, const std::string& path, uint32_t alignment,
+                  const std::function<std::string(size_t)>& produce) const;
+
     struct Tensor {
         std::string name;
         std::vector<uint64_t> dims;

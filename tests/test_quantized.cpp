@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <csignal>
+#include <fstream>
 #include <sstream>
 
 #include "engine/perplexity.h"
@@ -339,4 +341,29 @@ TEST_CASE("blocks whose scale is NaN or infinite propagate, never crash", "[quan
     INFO(ppl.err);
     CHECK(ppl.signal == 0);
     CHECK((ppl.status == 0 || ppl.status == 1));
+}
+
+TEST_CASE("kiln quantize never leaves a truncated file under the output's name", "[quantize][bad-input]") {
+    const std::string src = quants_dir() + "kqs-f32.gguf";
+    // A full device: an error line, status 1, no crash (written directly, not renamed over).
+    const Result full = run_kiln({"quantize", src, "/dev/full", "--type", "q4_0"});
+    CHECK(full.status == 1);
+    CHECK(full.err.find("/dev/full") != std::string::npos);
+    // A directory that does not exist: nothing is created.
+    const std::string missing = temp_dir() + "/no/such/dir/out.gguf";
+    CHECK(run_kiln({"quantize", src, missing, "--type", "q4_0"}).status == 1);
+    // Killed in the middle: the final name holds nothing, only PATH.partial may remain; an old
+    // file under the name is left as it was.
+    const std::string out = temp_dir() + "/killed.gguf";
+    write_file(out, "the old file");
+    const Result killed = run_kiln_killed({"quantize", generated_model("llama3-tiny"), out, "--type", "q4_k_m", "-t", "1"}, [&] {
+        std::ifstream partial(out + ".partial", std::ios::binary | std::ios::ate);
+        return partial.good() && partial.tellg() > 4096;
+    });
+    CHECK(killed.signal == SIGKILL);
+    CHECK(read_file(out) == "the old file");
+    // And a completed run replaces it, leaving no .partial.
+    REQUIRE(run_kiln({"quantize", src, out, "--type", "q4_0"}).status == 0);
+    CHECK(GgufFile::open(out).tensors().size() == GgufFile::open(src).tensors().size());
+    CHECK(!std::ifstream(out + ".partial").good());
 }
