@@ -79,7 +79,7 @@ namespace {
 
 // Spawns kiln, lets control(pid) act on it while it runs, and waits for it.
 Result run_kiln_with(const std::vector<std::string>& args, const std::string& input,
-                     const std::function<void(pid_t)>& control) {
+                     const std::function<void(pid_t, const std::string&)>& control) {
     static int counter = 0;
     const std::string base = temp_dir() + "/run" + std::to_string(++counter);
     const std::string in_path = base + ".in", out_path = base + ".out", err_path = base + ".err";
@@ -100,7 +100,7 @@ Result run_kiln_with(const std::vector<std::string>& args, const std::string& in
     const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error("cannot start " + bin);
-    if (control) control(pid);
+    if (control) control(pid, out_path);
     int ws = 0;
     waitpid(pid, &ws, 0);
     Result r;
@@ -117,9 +117,15 @@ Result run_kiln(const std::vector<std::string>& args, const std::string& input) 
     return run_kiln_with(args, input, {});
 }
 
-Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts) {
-    return run_kiln_with(args, "", [&](pid_t pid) {
-        usleep(static_cast<useconds_t>(delay_ms) * 1000);
+Result run_kiln_interrupted(const std::vector<std::string>& args, size_t min_out, int interrupts) {
+    return run_kiln_with(args, "", [&](pid_t pid, const std::string& out_path) {
+        // Until the output has min_out bytes (or a minute has passed, or kiln has ended).
+        for (int waited = 0; waited < 60000; ++waited) {
+            std::ifstream out(out_path, std::ios::binary | std::ios::ate);
+            if (out.good() && static_cast<size_t>(out.tellg()) >= min_out) break;
+            if (kill(pid, 0) != 0) break;
+            usleep(1000);
+        }
         for (int i = 0; i < interrupts; ++i) {
             kill(pid, SIGINT);
             usleep(20000);
@@ -128,7 +134,7 @@ Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, 
 }
 
 Result run_kiln_killed(const std::vector<std::string>& args, const std::function<bool()>& when) {
-    return run_kiln_with(args, "", [&](pid_t pid) {
+    return run_kiln_with(args, "", [&](pid_t pid, const std::string&) {
         int ws = 0;
         while (waitpid(pid, &ws, WNOHANG) == 0) {
             if (when()) {

@@ -33,8 +33,9 @@ struct Result {
 };
 // Runs the kiln binary with these arguments (no shell), stdin from a file holding `input`.
 Result run_kiln(const std::vector<std::string>& args, const std::string& input = "");
-// The same, sending SIGINT `interrupts` times, the first after delay_ms milliseconds.
-Result run_kiln_interrupted(const std::vector<std::string>& args, int delay_ms, int interrupts);
+// The same, sending SIGINT `interrupts` times, the first once standard output holds min_out
+// bytes (no timing: a slow or busy machine only waits longer).
+Result run_kiln_interrupted(const std::vector<std::string>& args, size_t min_out, int interrupts);
 // The same, sending SIGKILL as soon as when() holds (polled while kiln runs).
 Result run_kiln_killed(const std::vector<std::string>& args, const std::function<bool()>& when);
 
