@@ -186,7 +186,8 @@ std::string quants_dir() { return shared_dir() + "/models/quants/"; }
 
 // Whether kiln computes with every tensor type in the file.
 bool runnable(const std::string& path) {
-    for (const GgufTensor& t : GgufFile::open(path).tensors())
+    const GgufFile g = GgufFile::open(path);
+    for (const GgufTensor& t : g.tensors())
         if (!computable(t.type)) return false;
     return true;
 }
