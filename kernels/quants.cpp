@@ -155,6 +155,31 @@ float fit_scale_symmetric(const float* x, size_t n, int nmax) {
     return best;
 }
 
+// A group of 16's integer factor against a stored super-block scale: among mid - 2 .. mid + 2
+// (within [fmin, fmax]), the one whose levels (nearest x / d, clamped to [lmin, lmax])
+// quantize the group with least squared error; its levels go to `levels`. 0 when none is
+// nonzero.
+int best_group_factor(const float* x, float dsuper, int mid, int fmin, int fmax, int lmin, int lmax, int8_t* levels) {
+    float best_err = INFINITY;
+    int best = 0;
+    std::fill_n(levels, 16, 0);
+    for (int f = std::max(mid - 2, fmin); f <= std::min(mid + 2, fmax); ++f) {
+        const float d = dsuper * f;
+        if (d == 0.0f) continue;
+        int8_t l[16];
+        float err = 0;
+        for (int i = 0; i < 16; ++i) {
+            l[i] = static_cast<int8_t>(std::clamp(nearest(x[i] / d), lmin, lmax));
+            err += (d * l[i] - x[i]) * (d * l[i] - x[i]);
+        }
+        if (err < best_err) {
+            best_err = err, best = f;
+            std::copy_n(l, 16, levels);
+        }
+    }
+    return best;
+}
+
 template <float (*to_f32)(uint16_t)>
 void halves_to_f32(const uint8_t* p, float* y, size_t n) {
     for (size_t i = 0; i < n; ++i) {
@@ -331,13 +356,11 @@ void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
     // Each sub-block's own best scale; the super-block scale puts the largest of them at -32;
     // each sub-block's 6-bit factor the nearest, or a neighbour that errs less at it.
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        float scales[8], max_scale = 0, amax = 0;
-        for (size_t ib = 0; ib < 8; ++ib) {
-            scales[ib] = iq4_block_scale(x + 32 * ib, false);
-            if (std::fabs(scales[ib]) > amax) amax = std::fabs(scales[ib]), max_scale = scales[ib];
-        }
+        float scales[8];
+        for (size_t ib = 0; ib < 8; ++ib) scales[ib] = iq4_block_scale(x + 32 * ib, false);
+        const float max_scale = signed_max(scales, 8);
         std::memset(&y[b], 0, sizeof y[b]);
-        if (amax == 0.0f) {
+        if (max_scale == 0.0f) {
             for (size_t ib = 0; ib < 8; ++ib) y[b].scales_l[ib / 2] |= static_cast<uint8_t>((32 & 0xF) << (4 * (ib % 2)));
             y[b].scales_h = 0xAAAA;  // every factor 32 - 32 = 0
             continue;
@@ -425,39 +448,21 @@ void dequantize_row_q2_K(const BlockQ2_K* x, float* y, size_t n) {
 void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n) {
     // As Q6_K with levels -4..3 and 6-bit group factors -32..31.
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        float scales[16], max_scale = 0, amax = 0;
-        for (size_t g = 0; g < 16; ++g) {
-            scales[g] = fit_scale_symmetric(x + 16 * g, 16, 4);
-            if (std::fabs(scales[g]) > amax) amax = std::fabs(scales[g]), max_scale = scales[g];
-        }
+        float scales[16];
+        for (size_t g = 0; g < 16; ++g) scales[g] = fit_scale_symmetric(x + 16 * g, 16, 4);
+        const float max_scale = signed_max(scales, 16);
         std::memset(&y[b], 0, sizeof y[b]);
-        int8_t factor[16];
-        uint8_t L[QK_K];
-        std::fill_n(L, QK_K, 4);
-        std::fill_n(factor, 16, 0);
-        if (amax > 0.0f) {
+        int8_t factor[16] = {}, q[QK_K] = {};
+        if (max_scale != 0.0f) {
             y[b].d = f32_to_f16(max_scale / -32.0f);
             const float dsuper = f16_to_f32(y[b].d);
             for (size_t g = 0; g < 16; ++g) {
                 const int mid = dsuper != 0.0f ? nearest(scales[g] / dsuper) : 0;
-                float best_err = INFINITY;
-                for (int f = std::max(mid - 2, -32); f <= std::min(mid + 2, 31); ++f) {
-                    const float d = dsuper * f;
-                    if (d == 0.0f) continue;
-                    uint8_t l[16];
-                    float err = 0;
-                    for (int i = 0; i < 16; ++i) {
-                        const int q = std::clamp(nearest(x[16 * g + i] / d), -4, 3);
-                        l[i] = static_cast<uint8_t>(q + 4);
-                        err += (d * q - x[16 * g + i]) * (d * q - x[16 * g + i]);
-                    }
-                    if (err < best_err) {
-                        best_err = err, factor[g] = static_cast<int8_t>(f);
-                        std::copy_n(l, 16, L + 16 * g);
-                    }
-                }
+                factor[g] = static_cast<int8_t>(best_group_factor(x + 16 * g, dsuper, mid, -32, 31, -4, 3, q + 16 * g));
             }
         }
+        uint8_t L[QK_K];
+        for (size_t e = 0; e < QK_K; ++e) L[e] = static_cast<uint8_t>(q[e] + 4);
         for (size_t s_ = 0; s_ < 16; ++s_) {
             const int v = factor[s_] + 32;
             y[b].scales[s_ % 8] |= static_cast<uint8_t>((v & 0xF) << (4 * (s_ / 8)));
@@ -569,38 +574,19 @@ void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n) {
 
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) {
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        float scales[16], max_scale = 0, max_abs_scale = 0;
-        for (int s = 0; s < 16; ++s) {
-            scales[s] = fit_scale_symmetric(x + 16 * s, 16, 32);
-            if (std::fabs(scales[s]) > max_abs_scale) max_abs_scale = std::fabs(scales[s]), max_scale = scales[s];
-        }
+        float scales[16];
+        for (int s = 0; s < 16; ++s) scales[s] = fit_scale_symmetric(x + 16 * s, 16, 32);
+        const float max_scale = signed_max(scales, 16);
         std::memset(&y[b], 0, sizeof y[b]);
         int8_t L[QK_K] = {};
-        if (max_abs_scale > 0.0f) {
+        if (max_scale != 0.0f) {
             const float iscale = -128.0f / max_scale;
             y[b].d = f32_to_f16(1.0f / iscale);
-            const float dsuper = f16_to_f32(y[b].d);
             // Each sub-block's integer scale: the nearest to its fitted scale, or a neighbour
             // when that quantizes the sub-block with less error at the stored super-scale.
-            for (int s = 0; s < 16; ++s) {
-                const int mid = nearest(iscale * scales[s]);
-                float best_err = INFINITY;
-                for (int sc = std::max(mid - 2, -128); sc <= std::min(mid + 2, 127); ++sc) {
-                    const float d = dsuper * sc;
-                    if (d == 0.0f) continue;
-                    int8_t l[16];
-                    float err = 0;
-                    for (int i = 0; i < 16; ++i) {
-                        l[i] = static_cast<int8_t>(std::clamp(nearest(x[16 * s + i] / d), -32, 31));
-                        err += (d * l[i] - x[16 * s + i]) * (d * l[i] - x[16 * s + i]);
-                    }
-                    if (err < best_err) {
-                        best_err = err;
-                        y[b].scales[s] = static_cast<int8_t>(sc);
-                        std::copy_n(l, 16, L + 16 * s);
-                    }
-                }
-            }
+            for (int s = 0; s < 16; ++s)
+                y[b].scales[s] = static_cast<int8_t>(best_group_factor(x + 16 * s, f16_to_f32(y[b].d), nearest(iscale * scales[s]),
+                                                                       -128, 127, -32, 31, L + 16 * s));
         }
         uint8_t* ql = y[b].ql;
         uint8_t* qh = y[b].qh;
