@@ -33,6 +33,13 @@ KILN_QUANT_TILE(q3_k);
 KILN_QUANT_TILE(q4_k);
 KILN_QUANT_TILE(q5_k);
 KILN_QUANT_TILE(q6_k);
+KILN_QUANT_TILE(iq2_xxs);
+KILN_QUANT_TILE(iq2_xs);
+KILN_QUANT_TILE(iq2_s);
+KILN_QUANT_TILE(iq3_xxs);
+KILN_QUANT_TILE(iq3_s);
+KILN_QUANT_TILE(iq1_s);
+KILN_QUANT_TILE(iq1_m);
 #undef KILN_QUANT_TILE
 
 // Strips of 16 rows on AMX (kernels/matmul_amx.cpp, kernels/repack.h).

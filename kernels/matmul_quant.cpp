@@ -1,4 +1,4 @@
-// Quantized weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K) against quantized activations: a scalar
+// Quantized weights (the Q, K and IQ types) against quantized activations: a scalar
 // reference per type, and AVX2 / AVX-512 VNNI versions from one source
 // (kernels/matmul_quant_x86.inc) compiled once per instruction set. Integer sums inside a
 // block are exact; each block's scale is applied in float, blocks summed in row order.
@@ -11,6 +11,7 @@
 #include "kernels/targets.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
+#include "kernels/quants_iq.h"
 
 namespace kiln {
 
@@ -191,6 +192,31 @@ float dot_q3_k_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
     return sum;
 }
 
+// The codebook formats (kernels/quants_iq.h): per half sub-block the integer sum of level x
+// activation times its scale; one float step per super-block.
+template <class F>
+float dot_iq_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
+    const auto* a = reinterpret_cast<const typename F::Block*>(w);
+    const auto* b = reinterpret_cast<const BlockQ8_K*>(x);
+    float sum = 0.0f;
+    for (size_t i = 0; i < n / QK_K; ++i) {
+        int sumi = 0;
+        for (int ib = 0; ib < 8; ++ib) {
+            int8_t q[32];
+            int sc[2];
+            iq::levels<F>(a[i], ib, q);
+            F::scales(a[i], ib, sc);
+            for (int h = 0; h < 2; ++h) {
+                int s = 0;
+                for (int j = 16 * h; j < 16 * h + 16; ++j) s += q[j] * b[i].qs[32 * ib + j];
+                sumi += sc[h] * s;
+            }
+        }
+        sum += b[i].d * F::factor(a[i]) * static_cast<float>(sumi);
+    }
+    return sum;
+}
+
 template <float (*dot)(size_t, const uint8_t*, const uint8_t*)>
 void tile_scalar(KILN_MATMUL_TILE_ARGS) {
     for (size_t t = 0; t < n_tokens; ++t)
@@ -199,6 +225,7 @@ void tile_scalar(KILN_MATMUL_TILE_ARGS) {
 
 }  // namespace
 
+#define KILN_TILE_ARGS_PASS w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy
 void matmul_tile_q8_0_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q8_0_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q4_0_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q4_0_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q4_k_scalar(KILN_MATMUL_TILE_ARGS) {
@@ -211,6 +238,16 @@ void matmul_tile_q6_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q6_k_scala
 void matmul_tile_iq4_xs_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_iq4_xs_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q2_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q2_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
 void matmul_tile_q3_k_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_q3_k_scalar>(w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy); }
+#define KILN_IQ_SCALAR(name, F) \
+    void matmul_tile_##name##_scalar(KILN_MATMUL_TILE_ARGS) { tile_scalar<dot_iq_scalar<iq::F>>(KILN_TILE_ARGS_PASS); }
+KILN_IQ_SCALAR(iq2_xxs, Iq2xxs)
+KILN_IQ_SCALAR(iq2_xs, Iq2xs)
+KILN_IQ_SCALAR(iq2_s, Iq2s)
+KILN_IQ_SCALAR(iq3_xxs, Iq3xxs)
+KILN_IQ_SCALAR(iq3_s, Iq3s)
+KILN_IQ_SCALAR(iq1_s, Iq1s)
+KILN_IQ_SCALAR(iq1_m, Iq1m)
+#undef KILN_IQ_SCALAR
 void matmul_tile_q4_1_scalar(KILN_MATMUL_TILE_ARGS) {
     tile_scalar<dot_blocks32_scalar<BlockQ4_1, nibble_level<BlockQ4_1>, block_min<BlockQ4_1>>>(w, row_bytes, n_rows, x, x_stride,
                                                                                                n_tokens, n, y, ldy);
@@ -228,7 +265,6 @@ void matmul_tile_iq4_nl_scalar(KILN_MATMUL_TILE_ARGS) {
 }
 
 // The exported tile functions of one instruction set's namespace.
-#define KILN_TILE_ARGS_PASS w, row_bytes, n_rows, x, x_stride, n_tokens, n, y, ldy
 #define KILN_DEFINE_TILES(isa)                                                                                 \
     void matmul_tile_q8_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q8_0Levels>>(KILN_TILE_ARGS_PASS); } \
     void matmul_tile_q4_0_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::Q4_0Levels>>(KILN_TILE_ARGS_PASS); } \
@@ -241,7 +277,14 @@ void matmul_tile_iq4_nl_scalar(KILN_MATMUL_TILE_ARGS) {
     void matmul_tile_iq4_nl_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Blocks32<isa::IQ4_NLLevels>>(KILN_TILE_ARGS_PASS); } \
     void matmul_tile_iq4_xs_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::IQ4XS>(KILN_TILE_ARGS_PASS); }                       \
     void matmul_tile_q2_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K16<false>>(KILN_TILE_ARGS_PASS); }                     \
-    void matmul_tile_q3_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K16<true>>(KILN_TILE_ARGS_PASS); }
+    void matmul_tile_q3_k_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::K16<true>>(KILN_TILE_ARGS_PASS); }                      \
+    void matmul_tile_iq2_xxs_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq2xxs>>(KILN_TILE_ARGS_PASS); }              \
+    void matmul_tile_iq2_xs_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq2xs>>(KILN_TILE_ARGS_PASS); }                \
+    void matmul_tile_iq2_s_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq2s>>(KILN_TILE_ARGS_PASS); }                  \
+    void matmul_tile_iq3_xxs_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq3xxs>>(KILN_TILE_ARGS_PASS); }              \
+    void matmul_tile_iq3_s_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq3s>>(KILN_TILE_ARGS_PASS); }                  \
+    void matmul_tile_iq1_s_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq1s>>(KILN_TILE_ARGS_PASS); }                  \
+    void matmul_tile_iq1_m_##isa(KILN_MATMUL_TILE_ARGS) { isa::tile<isa::Iq<iq::Iq1m>>(KILN_TILE_ARGS_PASS); }
 
 // GCC 12 warns falsely inside its own AVX-512 headers (_mm512_undefined_*).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -256,6 +299,7 @@ inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
 }
 #include "kernels/matmul_quant_x86.inc"
+#include "kernels/matmul_iq_x86.inc"
 }  // namespace
 }  // namespace avx2
 KILN_DEFINE_TILES(avx2)
@@ -267,6 +311,7 @@ namespace {
 #define KILN_AVX512
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
 #include "kernels/matmul_quant_x86.inc"
+#include "kernels/matmul_iq_x86.inc"
 #undef KILN_AVX512
 }  // namespace
 }  // namespace avx512

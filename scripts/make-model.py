@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a GGUF with random weights of a named shape, for tests and benchmarks.
 
-usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N]
+usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N] [--codebook-type IQ_TYPE]
 
 Shapes of other architectures than llama (qwen2-tiny, qwen3-tiny, qwen3moe-tiny, gemma3-tiny,
 phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini and qwen3-30b-a3b-8l for
@@ -70,6 +70,24 @@ SHAPES = {
                              vocab="llama3"),
 }
 F32, F16 = 0, 1
+# Codebook types kiln reads but cannot write yet: ggml id, block bytes (256 weights per block) and
+# llama.cpp's general.file_type for a file of them.
+CODEBOOK_TYPES = {"iq2_xxs": (16, 66, 19), "iq2_xs": (17, 74, 20), "iq3_xxs": (18, 98, 23), "iq1_s": (19, 50, 24),
+                  "iq3_s": (21, 110, 26), "iq2_s": (22, 82, 28), "iq1_m": (29, 56, 31)}
+
+
+def random_codebook_blocks(rng, name, n_blocks):
+    """Random blocks of a codebook type whose f16 scale is 1e-4, for speed measurements only."""
+    blocks = rng.integers(0, 256, size=(n_blocks, CODEBOOK_TYPES[name][1]), dtype=np.uint8)
+    h = int(np.float16(1e-4).view(np.uint16))
+    if name == "iq1_m":  # the scale's four nibbles top the four 16-bit words of `scales` (bytes 48..55)
+        words = blocks[:, 48:56].copy().view(np.uint16)
+        for k in range(4):
+            words[:, k] = (words[:, k] & 0x0FFF) | (((h >> 4 * k) & 0xF) << 12)
+        blocks[:, 48:56] = words.view(np.uint8)
+    else:
+        blocks[:, 0:2] = np.array([h], np.uint16).view(np.uint8)
+    return blocks.tobytes()
 
 
 def shared_path(*parts):
@@ -136,6 +154,8 @@ def main():
     p.add_argument("--std", type=float, default=0.02,
                    help="weight std; larger values give peaked next-token distributions (tests of greedy agreement)")
     p.add_argument("--router-std", type=float, default=1.0, help="std of the MoE routers' weights")
+    p.add_argument("--codebook-type", choices=sorted(CODEBOOK_TYPES),
+                   help="write the matrices (not token_embd) as random blocks of this type, for speed measurements")
     a = p.parse_args()
     s = SHAPES[a.shape]
     llama3 = s.get("llama3", False)
@@ -146,7 +166,7 @@ def main():
     w = gguf.Writer()
     w.add("general.architecture", gguf.STRING, arch)
     w.add("general.name", gguf.STRING, f"kiln random {a.shape}")
-    w.add("general.file_type", 4, 0 if a.type == "f32" else 1)
+    w.add("general.file_type", 4, CODEBOOK_TYPES[a.codebook_type][2] if a.codebook_type else 0 if a.type == "f32" else 1)
     for key, value in [("context_length", s["n_ctx"]), ("embedding_length", s["n_embd"]),
                        ("block_count", s["n_layer"]), ("feed_forward_length", s["n_ff"]),
                        ("attention.head_count", s["n_head"]), ("attention.head_count_kv", s["n_kv_head"]),
@@ -181,10 +201,15 @@ def main():
     wtype, dtype = (F32, np.float32) if a.type == "f32" else (F16, np.float16)
 
     def matrix(name, cols, rows, n=1, std=a.std, ttype=None):
+        dims = [cols, rows] + ([n] if n > 1 else [])
+        if a.codebook_type and ttype is None and name != "token_embd.weight":
+            tid, bb, _ = CODEBOOK_TYPES[a.codebook_type]
+            n_blocks = n * rows * cols // 256
+            w.add_tensor(name, dims, tid, n_blocks * bb, lambda: random_codebook_blocks(rng, a.codebook_type, n_blocks))
+            return
         t, dt = (wtype, dtype) if ttype is None else ttype
         def produce():
             return (rng.standard_normal((n, rows, cols), dtype=np.float32) * std).astype(dt).tobytes()
-        dims = [cols, rows] + ([n] if n > 1 else [])
         w.add_tensor(name, dims, t, n * cols * rows * np.dtype(dt).itemsize, produce)
 
     other = arch != "llama"
@@ -247,7 +272,7 @@ def main():
     if not llama3 and not s.get("tied"):  # Llama 3.2's small models tie the output to the embeddings
         matrix("output.weight", d, n_vocab)
     w.write(a.out)
-    print(f"{a.out}: {a.shape}, {a.type}", file=sys.stderr)
+    print(f"{a.out}: {a.shape}, {a.codebook_type or a.type}", file=sys.stderr)
 
 
 if __name__ == "__main__":

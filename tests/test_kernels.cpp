@@ -42,15 +42,34 @@ struct Weights {
     size_t row_bytes;
 };
 
+// One random block of a type kiln cannot write: random bytes, drawn again until the block's
+// values are finite and of a weight's size (its f16 scales are random too).
+void random_block(DType type, uint8_t* block, std::mt19937& rng) {
+    const TypeInfo& t = info(type);
+    std::vector<float> v(t.block_elems);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (;;) {
+        for (size_t i = 0; i < t.block_bytes; ++i) block[i] = static_cast<uint8_t>(byte(rng));
+        dequantize_row(type, block, v.data(), v.size());
+        float amax = 0.0f;
+        for (float x : v) amax = std::isfinite(x) ? std::max(amax, std::fabs(x)) : INFINITY;
+        if (amax > 1e-3f && amax < 100.0f) return;
+    }
+}
+
 Weights random_weights(DType type, size_t rows, size_t n, std::mt19937& rng) {
     Weights w;
     w.row_bytes = row_bytes(info(type), n);
     w.bytes.resize(rows * w.row_bytes);
     w.values.resize(rows * n);
     const std::vector<float> src = normal_floats(rows * n, rng);
+    const bool writable = traits(type).from_float != nullptr;
     for (size_t r = 0; r < rows; ++r) {
-        quantize_row(type, &src[r * n], &w.bytes[r * w.row_bytes], n);
-        dequantize_row(type, &w.bytes[r * w.row_bytes], &w.values[r * n], n);
+        uint8_t* row = &w.bytes[r * w.row_bytes];
+        if (writable) quantize_row(type, &src[r * n], row, n);
+        else
+            for (size_t b = 0; b < w.row_bytes; b += info(type).block_bytes) random_block(type, row + b, rng);
+        dequantize_row(type, row, &w.values[r * n], n);
     }
     return w;
 }
