@@ -18,5 +18,6 @@ Command add_perplexity_command(CLI::App& parent);
 Command add_quantize_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_batch_command(CLI::App& parent);
+Command add_prompt_command(CLI::App& parent);
 
 }  // namespace kiln::cli

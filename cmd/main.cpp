@@ -17,13 +17,13 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", quiet, "Only errors and warnings on stderr");
     const std::vector<Command> commands = {add_run_command(app), add_info_command(app), add_tokenize_command(app),
                                            add_perplexity_command(app), add_quantize_command(app),
-                                           add_bench_command(app), add_batch_command(app)};
+                                           add_bench_command(app), add_batch_command(app), add_prompt_command(app)};
 
     const auto known = [&](const char* name) {
         return std::any_of(commands.begin(), commands.end(), [&](const Command& c) { return c.app->get_name() == name; });
     };
     if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-        std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, batch, info, tokenize, perplexity, quantize, bench; see --help)\n", argv[1]);
+        std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, batch, prompt, info, tokenize, perplexity, quantize, bench; see --help)\n", argv[1]);
         return 2;
     }
     try {

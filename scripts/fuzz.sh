@@ -8,12 +8,12 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-(( ${#targets[@]} )) || targets=(fuzz_gguf fuzz_tokenizer fuzz_batch_line)
+(( ${#targets[@]} )) || targets=(fuzz_gguf fuzz_tokenizer fuzz_batch_line fuzz_jinja)
 shared="$(realpath -m "${KILN_SHARED:-../shared}")"
 models="$shared/models"
 
 need=()
-for p in clang libclang-rt-14-dev; do
+for p in clang libclang-rt-14-dev libomp-14-dev; do  # libomp: clang's omp.h for -fopenmp
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if (( ${#need[@]} )); then
@@ -28,7 +28,7 @@ cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >&2
 
 # Seed corpora, made from the shared models at each run (nothing copied into the repository).
 corpus=build-fuzz/corpus
-mkdir -p "$corpus"/{fuzz_gguf,fuzz_tokenizer,fuzz_batch_line} build-fuzz/findings
+mkdir -p "$corpus"/{fuzz_gguf,fuzz_tokenizer,fuzz_batch_line,fuzz_jinja} build-fuzz/findings
 for f in "$models/stories260K.gguf" "$models/random/llama-2-tiny-random.gguf" \
          "$models/tokenizers/llama2/ggml-vocab-llama-spm.gguf"; do
   [[ -f "$f" ]] && head -c 200000 "$f" > "$corpus/fuzz_gguf/$(basename "$f").head"
@@ -38,6 +38,8 @@ split -l 1 -d "$models/tokenizers/llama2/ggml-vocab-llama-spm.gguf.inp" "$corpus
 printf '%s\n' '{"prompt": "Once upon a time", "n_predict": 8}' > "$corpus/fuzz_batch_line/a"
 printf '%s\n' '{"id": "x", "prompt": "hi", "temp": 0.5, "stop": ["."], "seed": 3, "logprobs": 2}' > "$corpus/fuzz_batch_line/b"
 printf '%s\n' '{"id": 7, "prompt": "a", "top_k": 40, "top_p": 0.9, "min_p": 0.05, "typical": 1, "ignore_eos": true}' > "$corpus/fuzz_batch_line/c"
+cp "$shared"/chat/templates/*.jinja "$corpus/fuzz_jinja/" 2>/dev/null || true
+cp tests/jinja/hostile/*.jinja "$corpus/fuzz_jinja/"
 
 status=0
 for t in "${targets[@]}"; do

@@ -5,9 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ make pkg-config libcli11-dev libspdlog-dev libsentencepiece-dev catch2 nlohmann-json3-dev libpcre2-dev)
+packages=(cmake g++ make pkg-config libcli11-dev libspdlog-dev libsentencepiece-dev catch2 nlohmann-json3-dev libpcre2-dev libedit-dev)
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3-numpy python3-torch python3-regex)
+  packages+=(python3-numpy python3-torch python3-regex python3-jinja2 python3-jsonschema tmux)
 fi
 
 missing=()

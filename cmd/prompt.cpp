@@ -1,0 +1,67 @@
+// kiln prompt: the exact text a chat template makes of a conversation, nothing added.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cmd/chat_options.h"
+#include "cmd/commands.h"
+#include "engine/gguf.h"
+#include "engine/model.h"
+
+namespace kiln::cli {
+
+namespace {
+
+struct PromptCommandArgs {
+    std::string model;
+    std::string messages;
+    ChatTemplateArgs chat;
+};
+
+nlohmann::ordered_json read_case(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error("cannot read --messages " + path);
+    std::ostringstream s;
+    s << in.rdbuf();
+    nlohmann::ordered_json j;
+    try {
+        j = nlohmann::ordered_json::parse(s.str());
+    } catch (const nlohmann::json::parse_error& e) {
+        throw Error(path + " is not JSON: " + e.what());
+    }
+    if (!j.is_object() || !j.contains("messages") || !j["messages"].is_array())
+        throw Error(path + ": expected an object with a \"messages\" array");
+    return j;
+}
+
+int prompt(const PromptCommandArgs& a) {
+    std::unique_ptr<GgufFile> gguf;
+    std::unique_ptr<Tokenizer> tok;
+    if (!a.model.empty()) {
+        gguf = std::make_unique<GgufFile>(GgufFile::open(a.model, FileLoad::map));
+        tok = load_gguf_tokenizer(*gguf);
+    }
+    const ChatTemplate tmpl = open_chat_template(a.chat, gguf.get(), tok.get());
+    nlohmann::ordered_json vars = read_case(a.messages);
+    const nlohmann::ordered_json kwargs = chat_template_kwargs(a.chat);
+    for (const auto& [k, v] : kwargs.items()) vars[k] = v;
+    const std::string text = tmpl.render(vars, chat_time(a.chat));
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
+}
+
+}  // namespace
+
+Command add_prompt_command(CLI::App& parent) {
+    auto a = std::make_shared<PromptCommandArgs>();
+    CLI::App* app = parent.add_subcommand("prompt", "Print the prompt a chat template makes of a conversation");
+    app->add_option("-m,--model", a->model, "GGUF file whose chat template and tokens to use (a vocabulary-only file will do)");
+    app->add_option("--messages", a->messages,
+                    "JSON file: {\"messages\": [...], \"add_generation_prompt\": true, \"tools\": [...], ...}")
+        ->required();
+    add_chat_template_options(*app, a->chat);
+    return {app, [a] { return prompt(*a); }};
+}
+
+}  // namespace kiln::cli
