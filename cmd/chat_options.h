@@ -34,6 +34,10 @@ ChatTemplate open_chat_template(const ChatTemplateArgs& args, const GgufFile* gg
 // --chat-template-kwargs as an object (empty without the option). Throws Error.
 nlohmann::ordered_json chat_template_kwargs(const ChatTemplateArgs& args);
 
+// A conversation from a JSON file: an array of messages, or an object with "messages" (what
+// kiln prompt, /save and --messages take). Throws Error.
+nlohmann::ordered_json read_messages(const std::string& path);
+
 // --now, or the local time.
 std::tm chat_time(const ChatTemplateArgs& args);
 

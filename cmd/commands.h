@@ -19,5 +19,6 @@ Command add_quantize_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_batch_command(CLI::App& parent);
 Command add_prompt_command(CLI::App& parent);
+Command add_chat_command(CLI::App& parent);
 
 }  // namespace kiln::cli

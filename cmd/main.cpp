@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <vector>
 
 #include "cmd/commands.h"
@@ -17,17 +18,23 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", quiet, "Only errors and warnings on stderr");
     const std::vector<Command> commands = {add_run_command(app), add_info_command(app), add_tokenize_command(app),
                                            add_perplexity_command(app), add_quantize_command(app),
-                                           add_bench_command(app), add_batch_command(app), add_prompt_command(app)};
+                                           add_bench_command(app), add_batch_command(app), add_prompt_command(app),
+                                           add_chat_command(app)};
 
     const auto known = [&](const char* name) {
         return std::any_of(commands.begin(), commands.end(), [&](const Command& c) { return c.app->get_name() == name; });
     };
     if (argc > 1 && argv[1][0] != '-' && !known(argv[1])) {
-        std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, batch, prompt, info, tokenize, perplexity, quantize, bench; see --help)\n", argv[1]);
+        std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, chat, batch, prompt, info, tokenize, perplexity, quantize, bench; see --help)\n", argv[1]);
         return 2;
     }
+    // llama.cpp's -sys: CLI11 takes only one-letter short options, so it is spelled out here.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::string& a : args)
+        if (a == "-sys") a = "--system-prompt";
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help
         std::fprintf(stderr, "kiln: error: %s (see --help)\n", e.what());

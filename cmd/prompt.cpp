@@ -19,6 +19,7 @@ struct PromptCommandArgs {
     ChatTemplateArgs chat;
 };
 
+// The case: an object with messages and any other variables, or just an array of messages.
 nlohmann::ordered_json read_case(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("cannot read --messages " + path);
@@ -30,8 +31,9 @@ nlohmann::ordered_json read_case(const std::string& path) {
     } catch (const nlohmann::json::parse_error& e) {
         throw Error(path + " is not JSON: " + e.what());
     }
-    if (!j.is_object() || !j.contains("messages") || !j["messages"].is_array())
-        throw Error(path + ": expected an object with a \"messages\" array");
+    if (j.is_array()) return {{"messages", read_messages(path)}};
+    if (!j.is_object()) throw Error(path + ": expected an object with \"messages\"");
+    j["messages"] = read_messages(path);
     return j;
 }
 

@@ -9,10 +9,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cmd/chat_options.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/error.h"
+#include "engine/conversation.h"
 #include "engine/generation.h"
+#include "engine/reasoning.h"
 #include "kernels/cpu.h"
 
 namespace kiln::cli {
@@ -31,6 +34,11 @@ struct RunArgs {
     bool special = false;
     std::string cache_type = "f16";
     std::string color = "never";
+    bool chat = false;
+    std::string system;
+    std::string messages;  // earlier turns, for --chat
+    ChatTemplateArgs chat_template;
+    std::string reasoning = "show";
 };
 
 // Ctrl-C: the first asks generation to stop after the current token, the second exits now.
@@ -61,9 +69,10 @@ bool use_color(const std::string& when) {
     throw Error("--color must be auto, always or never");
 }
 
-nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint64_t seed, double load_s) {
+nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint64_t seed, double load_s,
+                           const SplitReply* split) {
     const double n_gen = static_cast<double>(r.tokens.size());
-    return {
+    nlohmann::json j = {
         {"text", r.text},
         {"finish_reason", finish_reason_name(r.finish)},
         {"seed", seed},
@@ -77,10 +86,18 @@ nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint
           {"generation_s", r.generation_seconds},
           {"generation_tokens_per_s", r.generation_seconds > 0 ? n_gen / r.generation_seconds : 0.0}}},
     };
+    if (split != nullptr) {  // --chat: the answer, and the reasoning apart
+        j["content"] = split->content;
+        if (split->has_reasoning) j["reasoning"] = split->reasoning;
+    }
+    return j;
 }
 
 int run(RunArgs a) {
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
+    if (a.reasoning != "show" && a.reasoning != "hide") throw Error("--reasoning must be show or hide");
+    if (!a.chat && (!a.system.empty() || !a.messages.empty() || !a.chat_template.name.empty() || !a.chat_template.file.empty() || !a.chat_template.kwargs.empty()))
+        throw Error("-sys/--system-prompt and the --chat-template options need --chat");
     const bool color = !a.json && use_color(a.color);
     a.gen.token_logprobs = a.json || color;
     a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
@@ -98,10 +115,24 @@ int run(RunArgs a) {
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
     const Tokenizer& tok = model->tokenizer();
-    const std::string text = read_prompt(a.prompt);
+    std::string text = read_prompt(a.prompt);
     if (text.empty()) throw Error("the prompt is empty");
+    bool opens_reasoning = false;
+    if (a.chat) {
+        // -p is the user's message, -sys the system's, rendered with the chat template.
+        const ChatTemplate tmpl = open_chat_template(a.chat_template, &model->gguf(), &tok);
+        nlohmann::ordered_json vars = chat_template_kwargs(a.chat_template);
+        vars["messages"] = a.messages.empty() ? nlohmann::ordered_json::array() : read_messages(a.messages);
+        if (!a.system.empty())
+            vars["messages"].insert(vars["messages"].begin(), nlohmann::ordered_json{{"role", "system"}, {"content", a.system}});
+        vars["messages"].push_back({{"role", "user"}, {"content", text}});
+        vars["add_generation_prompt"] = true;
+        text = tmpl.render(vars, chat_time(a.chat_template));
+        opens_reasoning = prompt_opens_reasoning(text);
+        spdlog::debug("chat prompt: {}", text);
+    }
     check_prompt_bytes(text.size(), longest_token_bytes(tok), so.n_ctx);
-    const std::vector<Token> prompt = tok.encode(text, tok.add_bos(), a.special);
+    const std::vector<Token> prompt = tokenize_prompt(tok, text, a.special || a.chat);
     if (prompt.empty()) throw Error("the prompt is empty");
     if (prompt.size() >= so.n_ctx)
         throw Error("the prompt has " + std::to_string(prompt.size()) + " tokens, which leaves no room in a context of " +
@@ -117,13 +148,26 @@ int run(RunArgs a) {
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, nullptr);
-    const TextSink sink = [&](std::string_view piece, float prob) {
+    const TextSink raw = [&](std::string_view piece, float prob) {
         if (a.json) return;
         if (!color) return write_out(piece);
         write_out(std::string(color_for(prob)) + std::string(piece) + "\x1b[0m");
     };
+    // With --chat, reasoning is shown (dimmed on a terminal) or hidden.
+    ReasoningSplitter splitter(opens_reasoning);
+    const bool dim = isatty(STDOUT_FILENO) == 1 && !color;
+    const ReasoningSplitter::Sink reasoned = [&](std::string_view piece, bool reasoning) {
+        if (!reasoning) return raw(piece, 1.0f);
+        if (a.reasoning == "hide" || a.json) return;
+        write_out(dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
+    };
+    const TextSink sink = !a.chat ? raw : TextSink([&](std::string_view piece, float) { splitter.push(piece, reasoned); });
     const GenerationResult r = generate(session, prompt, a.gen, sink, &g_interrupted);
-    if (a.json) write_out(result_json(tok, r, a.gen.sampler.seed, load_s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    if (a.chat) splitter.flush(reasoned);
+    const SplitReply split = split_reasoning(r.text, opens_reasoning);
+    if (a.json)
+        write_out(result_json(tok, r, a.gen.sampler.seed, load_s, a.chat ? &split : nullptr)
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
     const double n_gen = static_cast<double>(r.tokens.size());
     const double gen_tps = n_gen > 0 ? n_gen / r.generation_seconds : 0.0;
@@ -151,6 +195,12 @@ Command add_run_command(CLI::App& parent) {
     add_special_option(*app, a->special);
     add_cache_type_option(*app, a->cache_type);
     app->add_flag("--echo", a->echo, "Print the prompt before the generated text");
+    app->add_flag("--chat", a->chat, "-p is a user message: render it with the model's chat template (see kiln prompt)");
+    app->add_option("--system-prompt", a->system, "With --chat: the system message (also -sys)");
+    app->add_option("--messages", a->messages, "With --chat: a JSON file of the conversation so far, -p its next user message");
+    add_chat_template_options(*app, a->chat_template);
+    app->add_option("--reasoning", a->reasoning, "With --chat: show or hide the reasoning between <think> and </think>")
+        ->capture_default_str();
     return {app, [a] { return run(*a); }};
 }
 

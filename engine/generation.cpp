@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include "engine/error.h"
+
 
 namespace kiln {
 
@@ -145,10 +147,13 @@ void Generation::finish(FinishReason reason) {
 }
 
 GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
-                          const TextSink& sink, const std::atomic<bool>* interrupt) {
-    Generation gen(session.model().tokenizer(), params, session.start(params.sampler), prompt, sink);
+                          const TextSink& sink, const std::atomic<bool>* interrupt, size_t cached) {
+    if (prompt.empty()) throw Error("the prompt is empty");
+    // The last prompt token is always computed: its logits start generation.
+    const size_t keep = session.rewind(std::min({cached, session.n_past(), prompt.size() - 1}));
+    Generation gen(session.model().tokenizer(), params, session.restart_sampler(params.sampler), prompt, sink);
     const auto t_prompt = std::chrono::steady_clock::now();
-    std::span<const float> logits = session.eval(prompt);
+    std::span<const float> logits = session.eval(std::span<const Token>(prompt).subspan(keep));
     const double prompt_seconds = seconds_since(t_prompt);
 
     const auto t_gen = std::chrono::steady_clock::now();
@@ -162,6 +167,7 @@ GenerationResult generate(Session& session, const std::vector<Token>& prompt, co
         logits = session.eval({&*next, 1});
     }
     GenerationResult result = std::move(gen.result());
+    result.prompt_tokens_computed = prompt.size() - keep;
     result.prompt_seconds = prompt_seconds;
     result.generation_seconds = seconds_since(t_gen);
     return result;

@@ -42,6 +42,7 @@ struct GenerationResult {
     std::string text;
     FinishReason finish = FinishReason::length;
     size_t prompt_tokens = 0;
+    size_t prompt_tokens_computed = 0;  // those not already in the session's cache
     std::vector<GeneratedToken> tokens;
     double prompt_seconds = 0.0;
     double generation_seconds = 0.0;
@@ -105,9 +106,11 @@ private:
     bool done_ = false;
 };
 
-// Runs the prompt through a fresh session state and generates. `interrupt`, when set by
-// another thread or a signal handler, ends generation after the current token.
+// Runs the prompt through the session and generates. `interrupt`, when set by another thread or
+// a signal handler, ends generation after the current token. `cached`: how many leading prompt
+// tokens the session already holds from earlier (a conversation's previous turns); they are
+// not computed again, unless the session cannot rewind to them (Session::rewind).
 GenerationResult generate(Session& session, const std::vector<Token>& prompt, const GenerationParams& params,
-                          const TextSink& sink, const std::atomic<bool>* interrupt = nullptr);
+                          const TextSink& sink, const std::atomic<bool>* interrupt = nullptr, size_t cached = 0);
 
 }  // namespace kiln

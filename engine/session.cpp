@@ -27,9 +27,25 @@ Session::Session(const Model& model, const SessionOptions& options)
       sampler_(SamplerParams{}, model.config().n_vocab) {}
 
 Sampler& Session::start(const SamplerParams& params) {
-    sampler_ = Sampler(params, model_.config().n_vocab);
+    restart_sampler(params);
     clear();
     return sampler_;
+}
+
+Sampler& Session::restart_sampler(const SamplerParams& params) {
+    sampler_ = Sampler(params, model_.config().n_vocab);
+    return sampler_;
+}
+
+size_t Session::rewind(size_t n) {
+    if (n >= n_past_) return n_past_;
+    const ModelConfig& c = model_.config();
+    for (size_t l = 0; l < c.layers.size(); ++l) {
+        // A ring holds the latest positions(l) positions; the next token at n reads n - window on.
+        const size_t window = c.layers[l].window, held = cache_.positions(l);
+        if (window > 0 && held < options_.n_ctx && n_past_ - n + window > held) return n_past_ = 0;
+    }
+    return n_past_ = n;
 }
 
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {

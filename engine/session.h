@@ -33,8 +33,13 @@ public:
 
     // Empties the KV cache.
     void clear() { n_past_ = 0; }
+    // Forgets positions n and on, so that the next eval continues at n; returns n, or 0 (all
+    // forgotten) when a sliding-window layer's ring no longer holds the positions n attends to.
+    size_t rewind(size_t n);
     // Empties the KV cache and starts a fresh sampler; returns it. Throws Error on bad params.
     Sampler& start(const SamplerParams& params);
+    // A fresh sampler, the KV cache kept (a conversation's next turn).
+    Sampler& restart_sampler(const SamplerParams& params);
 
 private:
     const Model& model_;

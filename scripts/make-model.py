@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a GGUF with random weights of a named shape, for tests and benchmarks.
 
-usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N] [--codebook-type IQ_TYPE]
+usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N] [--chat-template FILE] [--codebook-type IQ_TYPE]
 
 Shapes of other architectures than llama (qwen2-tiny, qwen3-tiny, qwen3moe-tiny, gemma3-tiny,
 phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini and qwen3-30b-a3b-8l for
@@ -154,6 +154,7 @@ def main():
     p.add_argument("--std", type=float, default=0.02,
                    help="weight std; larger values give peaked next-token distributions (tests of greedy agreement)")
     p.add_argument("--router-std", type=float, default=1.0, help="std of the MoE routers' weights")
+    p.add_argument("--chat-template", metavar="FILE", help="store this Jinja file as tokenizer.chat_template")
     p.add_argument("--codebook-type", choices=sorted(CODEBOOK_TYPES),
                    help="write the matrices (not token_embd) as random blocks of this type, for speed measurements")
     a = p.parse_args()
@@ -193,6 +194,8 @@ def main():
               math.sqrt(1 + math.log(s["n_ctx"] / s["ctx_orig"]) / math.log(s["ctx_orig"])))
     rope_base = s.get("rope_base", 500000.0 if llama3 else 10000.0)
     w.add(f"{arch}.rope.freq_base", 6, rope_base)
+    if a.chat_template:
+        w.add("tokenizer.chat_template", gguf.STRING, open(a.chat_template, encoding="utf-8").read())
     if s.get("vocab") == "llama3":
         n_vocab = add_llama3_vocab(w, pre="qwen2" if arch.startswith("qwen") else "llama-bpe")
     else:

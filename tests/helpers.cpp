@@ -50,12 +50,13 @@ std::vector<Isa> supported_isas() {
     return out;
 }
 
-std::string generated_model(const std::string& shape, const std::string& type) {
+std::string generated_model(const std::string& shape, const std::string& type, const std::string& extra) {
     static std::map<std::string, std::string> made;
-    const std::string out = temp_dir() + "/" + shape + "-" + type + ".gguf";
+    const std::string out = temp_dir() + "/" + shape + "-" + type +
+                            (extra.empty() ? "" : "-" + std::to_string(std::hash<std::string>{}(extra))) + ".gguf";
     if (made.count(out)) return out;
     const std::string cmd = "cd '" KILN_SOURCE_DIR "/scripts' && KILN_SHARED='" + shared_dir() +
-                            "' /usr/bin/python3 make-model.py " + shape + " '" + out + "' --type " + type + " 2>/dev/null";
+                            "' /usr/bin/python3 make-model.py " + shape + " '" + out + "' --type " + type + " " + extra + " 2>/dev/null";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-model.py " + shape + " failed");
     made[out] = out;
     return out;

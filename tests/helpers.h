@@ -20,8 +20,8 @@ std::string model_path(const std::string& relative);
 std::string temp_dir();
 
 // The path of a model of `shape` that scripts/make-model.py writes into temp_dir() (once per
-// process and type; "f16" or "f32").
-std::string generated_model(const std::string& shape, const std::string& type = "f16");
+// process, type ("f16" or "f32") and extra arguments).
+std::string generated_model(const std::string& shape, const std::string& type = "f16", const std::string& extra = "");
 
 // The instruction-set levels this CPU runs, scalar first.
 std::vector<Isa> supported_isas();
