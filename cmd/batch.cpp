@@ -18,9 +18,12 @@
 #include <thread>
 
 #include "cmd/batch_request.h"
+#include "cmd/chat_options.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/batch.h"
+#include "engine/conversation.h"
+#include "engine/reasoning.h"
 #include "engine/error.h"
 #include "kernels/cpu.h"
 
@@ -41,6 +44,8 @@ struct BatchArgs {
     long ctx = 0;
     int threads = 0;
     size_t parallel = 0;
+    ChatTemplateArgs chat_template;  // for lines with "messages"
+    GrammarArgs grammar;             // for lines without a grammar of their own
     bool resume = false;  // the default; the flag only says so
     bool no_resume = false;
     std::string shard;
@@ -251,6 +256,15 @@ int batch(BatchArgs a) {
     const size_t n_ctx = context_size(*model, a.ctx);
     const size_t longest_token = longest_token_bytes(tok);
     resolve_context(a.gen, n_ctx);
+    // The vocabulary trie constraints share, built when the first one is; the command line's.
+    std::shared_ptr<const VocabTrie> trie;
+    const std::shared_ptr<const Constraint> default_constraint = grammar_constraint(a.grammar, tok, trie);
+    // The chat template, opened on the first line that has messages.
+    std::optional<ChatTemplate> chat_template;
+    const std::tm now = chat_time(a.chat_template);
+    const nlohmann::ordered_json batch_kwargs = chat_template_kwargs(a.chat_template);
+    // Lines with messages: whether their prompt opened a thought (for the reasoning field).
+    std::vector<char> opens_reasoning(lines.size(), 0);
 
     // The lines this run does: in the shard, not blank, not finished before. Each is parsed
     // here once; a line that does not parse keeps its error for its output line.
@@ -309,12 +323,23 @@ int batch(BatchArgs a) {
                 BatchRequest r;
                 r.key = i;
                 try {
+                    if (!line.messages.is_null()) {
+                        // Rendered as kiln run --chat renders: the options' variables, the line's, the messages.
+                        if (!chat_template) chat_template.emplace(open_chat_template(a.chat_template, &model->gguf(), &tok));
+                        nlohmann::ordered_json vars = batch_kwargs;
+                        for (const auto& [k, v] : line.chat_template_kwargs.items()) vars[k] = v;
+                        vars["messages"] = line.messages;
+                        vars["add_generation_prompt"] = true;
+                        line.prompt = chat_template->render(vars, now);
+                        opens_reasoning[i] = prompt_opens_reasoning(line.prompt);
+                    }
                     check_prompt_bytes(line.prompt.size(), longest_token, n_ctx);
                 } catch (const Error& e) {
                     fail(i, line.id, e.what(), false);
                     continue;
                 }
-                r.prompt = tok.encode(line.prompt, tok.add_bos(), a.special);
+                r.prompt = line.messages.is_null() ? tok.encode(line.prompt, tok.add_bos(), a.special)
+                                                   : tokenize_prompt(tok, line.prompt, true);
                 if (r.prompt.empty() || line.prompt.empty()) {
                     fail(i, line.id, "the prompt is empty", false);
                     continue;
@@ -327,6 +352,14 @@ int batch(BatchArgs a) {
                     continue;
                 }
                 r.params = line.params;
+                if (!line.grammar.empty() || !line.json_schema.is_null()) {
+                    try {
+                        r.params.constraint = constraint_from(line.grammar, line.json_schema.is_null() ? nullptr : &line.json_schema, tok, trie);
+                    } catch (const Error& e) {
+                        fail(i, line.id, e.what(), false);
+                        continue;
+                    }
+                } else r.params.constraint = default_constraint;
                 return r;
             }
             return std::nullopt;
@@ -341,6 +374,11 @@ int batch(BatchArgs a) {
                       {"prompt_tokens", result.prompt_tokens},
                       {"completion_tokens", result.tokens.size()},
                       {"seed", r.params.sampler.seed}};
+            if (!line.messages.is_null()) {
+                const SplitReply split = split_reasoning(result.text, opens_reasoning[r.key] != 0);
+                j["content"] = split.content;
+                if (split.has_reasoning) j["reasoning"] = split.reasoning;
+            }
             if (r.params.n_logprobs > 0) j["logprobs"] = tokens_json(tok, result.tokens);
             j["timings"] = {{"prompt_s", result.prompt_seconds},
                             {"generation_s", result.generation_seconds},
@@ -381,6 +419,8 @@ Command add_batch_command(CLI::App& parent) {
     auto* resume = app->add_flag("--resume", a->resume, "Skip the ids the output file already has (the default)");
     app->add_flag("--no-resume", a->no_resume, "Overwrite the output file instead")->excludes(resume);
     app->add_option("--shard", a->shard, "K/N: only the lines whose index modulo N is K");
+    add_chat_template_options(*app, a->chat_template);
+    add_grammar_options(*app, a->grammar);
     return {app, [a] { return batch(*a); }};
 }
 

@@ -1,5 +1,7 @@
 #include "cmd/batch_request.h"
 
+#include <set>
+
 #include <limits>
 
 #include "cmd/options.h"
@@ -71,6 +73,10 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
     out.id = line_no;
     out.params = defaults;
     out.seeded = false;
+    out.messages = nullptr;
+    out.chat_template_kwargs = nlohmann::ordered_json::object();
+    out.grammar.clear();
+    out.json_schema = nullptr;
     if (plain) {
         out.prompt = line;
         return;
@@ -83,11 +89,50 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
         out.id = *id;
     }
     const auto prompt = j.find("prompt");
-    if (prompt == j.end()) throw Error("no \"prompt\"");
-    if (!prompt->is_string()) throw Error("\"prompt\" must be a string");
-    out.prompt = prompt->get<std::string>();
+    const bool chat = j.contains("messages");
+    if (prompt == j.end() && !chat) throw Error("no \"prompt\" or \"messages\"");
+    if (prompt != j.end() && chat) throw Error("\"prompt\" and \"messages\" exclude each other");
+    if (chat) {
+        // Again in insertion order, which templates see (a tool's parameters, rendered as JSON).
+        const auto ordered = nlohmann::ordered_json::parse(line);
+        out.messages = ordered["messages"];
+        if (!out.messages.is_array() || out.messages.empty()) throw Error("\"messages\" must be a non-empty array");
+        for (const auto& m : out.messages)
+            if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+                throw Error("each of \"messages\" must be an object with a \"role\" string");
+        if (ordered.contains("chat_template_kwargs")) {
+            out.chat_template_kwargs = ordered["chat_template_kwargs"];
+            if (!out.chat_template_kwargs.is_object()) throw Error("\"chat_template_kwargs\" must be an object");
+        }
+    } else {
+        if (!prompt->is_string()) throw Error("\"prompt\" must be a string");
+        out.prompt = prompt->get<std::string>();
+    }
+    if (j.contains("grammar") || j.contains("json_schema") || j.contains("response_format")) {
+        if (j.contains("grammar") + j.contains("json_schema") + j.contains("response_format") > 1)
+            throw Error("\"grammar\", \"json_schema\" and \"response_format\" exclude each other");
+        const auto ordered = nlohmann::ordered_json::parse(line);  // schemas keep their key order
+        if (ordered.contains("grammar")) {
+            if (!ordered["grammar"].is_string()) throw Error("\"grammar\" must be a string of GBNF");
+            out.grammar = ordered["grammar"].get<std::string>();
+        } else if (ordered.contains("json_schema")) {
+            out.json_schema = ordered["json_schema"];
+        } else {
+            // OpenAI: {"type": "json_object"} or {"type": "json_schema", "json_schema": {"schema": ...}}.
+            const auto& rf = ordered["response_format"];
+            const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
+            if (type == "json_object") out.json_schema = {{"type", "object"}};
+            else if (type == "json_schema") {
+                if (!rf.contains("json_schema") || !rf["json_schema"].is_object() || !rf["json_schema"].contains("schema"))
+                    throw Error("\"response_format\": json_schema needs {\"json_schema\": {\"schema\": ...}}");
+                out.json_schema = rf["json_schema"]["schema"];
+            } else if (type == "text") {
+            } else throw Error("\"response_format\" type must be text, json_object or json_schema");
+        }
+    }
+    static const std::set<std::string> own = {"id", "prompt", "messages", "chat_template_kwargs", "grammar", "json_schema", "response_format"};
     for (const auto& [key, value] : j.items())
-        if (key != "id" && key != "prompt") apply_override(key, value, out);
+        if (!own.count(key)) apply_override(key, value, out);
     validate_generation(out.params);
 }
 

@@ -1,5 +1,6 @@
-// One line of kiln batch's input: a JSON object with a prompt, an optional id and optional
-// per-request overrides of kiln run's generation flags; or, with --plain, the prompt itself.
+// One line of kiln batch's input: a JSON object with a prompt (or chat messages), an optional id
+// and optional per-request overrides of kiln run's generation flags; or, with --plain, the
+// prompt itself.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,13 @@ namespace kiln::cli {
 struct BatchLine {
     nlohmann::json id;  // a string or an integer; the line number when the line has none
     std::string prompt;
+    // Instead of a prompt: a conversation for the chat template (null when the line has a
+    // prompt), and the template variables of chat_template_kwargs (an object).
+    nlohmann::ordered_json messages, chat_template_kwargs;
+    // A constraint on the output: GBNF text, or a JSON schema (from json_schema or OpenAI's
+    // response_format); empty / null for none.
+    std::string grammar;
+    nlohmann::ordered_json json_schema;
     GenerationParams params;
     bool seeded = false;  // the line gave its own seed
 };

@@ -36,6 +36,7 @@ struct ChatArgs {
     ChatTemplateArgs chat_template;
     std::string reasoning = "show";
     bool jsonl = false;
+    GrammarArgs grammar;
 };
 
 std::atomic<bool> g_stop_reply{false};
@@ -159,6 +160,8 @@ int chat(ChatArgs a) {
     so.cache_type = kv_type;
     resolve_context(a.gen, so.n_ctx);
     Session session(*model, so);
+    std::shared_ptr<const VocabTrie> trie;
+    a.gen.constraint = grammar_constraint(a.grammar, model->tokenizer(), trie);
     const ChatTemplate tmpl = open_chat_template(a.chat_template, &model->gguf(), &model->tokenizer());
     Conversation conv(session, tmpl, chat_template_kwargs(a.chat_template), chat_time(a.chat_template));
     if (!a.messages.empty()) conv.set_messages(read_messages(a.messages));
@@ -239,6 +242,7 @@ Command add_chat_command(CLI::App& parent) {
     add_chat_template_options(*app, a->chat_template);
     app->add_option("--reasoning", a->reasoning, "show (dimmed on a terminal) or hide the reasoning between <think> and </think>")
         ->capture_default_str();
+    add_grammar_options(*app, a->grammar);
     app->add_flag("--jsonl", a->jsonl,
                   "One JSON message per line each way: {\"role\": \"user\", \"content\": ...} in, the assistant's out "
                   "(with its reasoning in \"reasoning\")");

@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "engine/constraint.h"
 #include "engine/error.h"
 #include "kernels/cpu.h"
 
@@ -96,6 +97,46 @@ DType cache_type(const std::string& name) {
     const auto t = parse_cache_type(name);
     if (!t) throw Error("--cache-type '" + name + "' is not one of f32, f16, q8_0");
     return *t;
+}
+
+void add_grammar_options(CLI::App& app, GrammarArgs& args) {
+    app.add_option("--grammar", args.grammar, "A GBNF grammar the output must follow (root rule: root)");
+    app.add_option("--grammar-file", args.grammar_file, "A GBNF grammar file");
+    app.add_option("--json-schema", args.json_schema, "A JSON Schema the output must be valid JSON for");
+    app.add_option("--json-schema-file", args.json_schema_file, "A JSON Schema file");
+}
+
+namespace {
+
+std::string read_text_file(const std::string& path, const char* flag) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(std::string("cannot read ") + flag + " " + path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+std::shared_ptr<const Constraint> constraint_from(const std::string& gbnf, const nlohmann::ordered_json* schema,
+                                                  const Tokenizer& tok, std::shared_ptr<const VocabTrie>& trie) {
+    if (!trie) trie = std::make_shared<const VocabTrie>(tok);
+    return schema != nullptr ? compile_json_schema(*schema, trie) : compile_grammar(gbnf, trie);
+}
+
+std::shared_ptr<const Constraint> grammar_constraint(const GrammarArgs& a, const Tokenizer& tok,
+                                                     std::shared_ptr<const VocabTrie>& trie) {
+    const int given = !a.grammar.empty() + !a.grammar_file.empty() + !a.json_schema.empty() + !a.json_schema_file.empty();
+    if (given == 0) return nullptr;
+    if (given > 1) throw Error("give one of --grammar, --grammar-file, --json-schema, --json-schema-file");
+    if (!a.grammar.empty() || !a.grammar_file.empty())
+        return constraint_from(a.grammar.empty() ? read_text_file(a.grammar_file, "--grammar-file") : a.grammar, nullptr, tok, trie);
+    const std::string text = a.json_schema.empty() ? read_text_file(a.json_schema_file, "--json-schema-file") : a.json_schema;
+    nlohmann::ordered_json schema;
+    try {
+        schema = nlohmann::ordered_json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+        throw Error(std::string("the JSON schema is not JSON: ") + e.what());
+    }
+    return constraint_from("", &schema, tok, trie);
 }
 
 void add_special_option(CLI::App& app, bool& special) {

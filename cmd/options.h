@@ -58,6 +58,20 @@ void add_cache_type_option(CLI::App& app, std::string& name);
 // The type a --cache-type names. Throws Error.
 DType cache_type(const std::string& name);
 
+struct GrammarArgs {
+    std::string grammar, grammar_file, json_schema, json_schema_file;
+    bool any() const { return !grammar.empty() || !grammar_file.empty() || !json_schema.empty() || !json_schema_file.empty(); }
+};
+// --grammar TEXT, --grammar-file FILE, --json-schema JSON, --json-schema-file FILE.
+void add_grammar_options(CLI::App& app, GrammarArgs& args);
+// The constraint the options name (nullptr for none), over the model's vocabulary; trie holds
+// the vocabulary's trie once built. Throws Error.
+std::shared_ptr<const Constraint> grammar_constraint(const GrammarArgs& args, const Tokenizer& tok,
+                                                     std::shared_ptr<const VocabTrie>& trie);
+// A constraint from GBNF text or a JSON schema (as a batch line gives them). Throws Error.
+std::shared_ptr<const Constraint> constraint_from(const std::string& gbnf, const nlohmann::ordered_json* schema,
+                                                  const Tokenizer& tok, std::shared_ptr<const VocabTrie>& trie);
+
 // --special: spellings of control tokens in prompts ("<|eot_id|>") become those tokens.
 void add_special_option(CLI::App& app, bool& special);
 

@@ -99,6 +99,7 @@ Generation::Generation(const Tokenizer& tok, const GenerationParams& params, Sam
       decoder_(tok, false), filter_(params.stops) {
     result_.prompt_tokens = prompt.size();
     for (Token t : prompt) sampler_.accept(t);
+    if (params.constraint) constraint_.emplace(params.constraint);
 }
 
 std::optional<Token> Generation::step(std::span<const float> logits, bool has_room) {
@@ -107,7 +108,20 @@ std::optional<Token> Generation::step(std::span<const float> logits, bool has_ro
         finish(FinishReason::length);
         return std::nullopt;
     }
-    const Token next = sampler_.sample(logits);
+    Token next;
+    if (constraint_) {
+        const std::vector<Token>& allowed = constraint_->allowed();
+        result_.mask_seconds = constraint_->mask_seconds();
+        if (allowed.empty()) throw Error("the grammar allows no token of this vocabulary here (the text so far: " +
+                                         std::to_string(result_.text.size()) + " bytes)");
+        next = sampler_.sample(logits, allowed);
+        // Once the grammar allows nothing more, the end is the only choice, --ignore-eos or not.
+        if (tok_.is_end(next)) {
+            finish(FinishReason::eos);
+            return std::nullopt;
+        }
+        constraint_->accept(next, tok_);
+    } else next = sampler_.sample(logits);
     if (tok_.is_end(next) && !params_.ignore_eos) {
         finish(FinishReason::eos);
         return std::nullopt;

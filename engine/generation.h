@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/constraint.h"
 #include "engine/sampler.h"
 #include "engine/session.h"
 #include "tokenizer/stream_decoder.h"
@@ -25,6 +26,7 @@ struct GenerationParams {
     bool ignore_eos = false;
     size_t n_logprobs = 0;  // most likely alternatives to report per position
     bool token_logprobs = false;  // fill GeneratedToken::logprob and the sink's prob (always with n_logprobs)
+    std::shared_ptr<const Constraint> constraint;  // a grammar the text must follow, or none
 };
 
 struct TokenLogprob {
@@ -46,6 +48,7 @@ struct GenerationResult {
     std::vector<GeneratedToken> tokens;
     double prompt_seconds = 0.0;
     double generation_seconds = 0.0;
+    double mask_seconds = 0.0;  // of generation_seconds, finding the tokens a grammar allows
 };
 
 // Receives each piece of final text, with the probability the model gave the token that
@@ -102,6 +105,7 @@ private:
     TextSink emit_;  // the caller's sink, keeping a copy of the text in result_
     StreamDecoder decoder_;
     StopFilter filter_;
+    std::optional<ConstraintState> constraint_;
     GenerationResult result_;
     bool done_ = false;
 };

@@ -50,7 +50,18 @@ void sort_by_logit(Candidates& c) {
     c.sorted = true;
 }
 
-void top_k(std::span<const float> logits, size_t k, Candidates& c) {
+// The k best of the allowed ids (ascending), or of all when allowed is empty.
+void top_k(std::span<const float> logits, size_t k, Candidates& c, std::span<const Token> allowed) {
+    if (!allowed.empty()) {
+        c.items.clear();
+        for (Token id : allowed) c.items.push_back({id, logits[static_cast<size_t>(id)], 0.0f});
+        if (k != 0 && k < c.items.size()) {
+            std::sort(c.items.begin(), c.items.end(), by_logit);
+            c.items.resize(k);
+            c.sorted = true;
+        } else c.sorted = false;
+        return;
+    }
     c.items.clear();
     if (k == 0 || k >= logits.size()) {
         for (size_t i = 0; i < logits.size(); ++i) c.items.push_back({static_cast<Token>(i), logits[i], 0.0f});
@@ -159,7 +170,7 @@ void Sampler::accept(Token token) {
     ++counts_[static_cast<size_t>(token)];
 }
 
-Token Sampler::sample(std::span<const float> logits) {
+Token Sampler::sample(std::span<const float> logits, std::span<const Token> allowed) {
     Candidates& c = candidates_;
     const SamplerParams& s = params_;
     if (!recent_.empty() && (s.repeat_penalty != 1.0f || s.frequency_penalty != 0.0f || s.presence_penalty != 0.0f)) {
@@ -167,7 +178,7 @@ Token Sampler::sample(std::span<const float> logits) {
         apply_penalties(penalized_, counts_, s.repeat_penalty, s.frequency_penalty, s.presence_penalty);
         logits = penalized_;
     }
-    top_k(logits, static_cast<size_t>(s.top_k), c);
+    top_k(logits, static_cast<size_t>(s.top_k), c, allowed);
     typical(c, s.typical);
     top_p(c, s.top_p);
     min_p(c, s.min_p);

@@ -59,8 +59,9 @@ public:
 
     // Records a token (prompt or generated) for the penalties.
     void accept(Token token);
-    // Picks the next token from the model's logits.
-    Token sample(std::span<const float> logits);
+    // Picks the next token from the model's logits; among `allowed` only (ascending ids), when
+    // given, before any other stage (a grammar's choice).
+    Token sample(std::span<const float> logits, std::span<const Token> allowed = {});
 
 private:
     SamplerParams params_;

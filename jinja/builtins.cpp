@@ -891,7 +891,7 @@ void add_globals(Frame& g) {
         Dict d;
         if (!c.args.empty() && c.args.size() > 1 && c.args[1].is_mapping()) d = c.args[1].dict();
         for (const auto& [k, v] : c.kwargs) d.set(k, v);
-        return Value::namespace_of(std::move(d));
+        return c.in.make_namespace(std::move(d));
     });
     g.vars["dict"] = Value::function("dict", [](Call& c) {
         Dict d;

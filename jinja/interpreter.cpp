@@ -94,6 +94,14 @@ std::string Interpreter::render(const Body& body, const nlohmann::ordered_json& 
     if (variables.is_object())
         for (const auto& [k, v] : variables.items()) top->vars[k] = Value::from_json(v);
     std::string out;
+    // Namespaces are the one mutable object, so only they can hold themselves: emptied at the
+    // end, whatever happened, so that no cycle outlives the render.
+    struct Release {
+        std::vector<Value>& namespaces;
+        ~Release() {
+            for (Value& ns : namespaces) ns.namespace_dict().items.clear();
+        }
+    } release{namespaces_};
     try {
         exec(body, top, out);
     } catch (const Raised&) {
@@ -103,6 +111,11 @@ std::string Interpreter::render(const Body& body, const nlohmann::ordered_json& 
         throw Error(e.what(), line_);
     }
     return out;
+}
+
+Value Interpreter::make_namespace(Dict d) {
+    namespaces_.push_back(Value::namespace_of(std::move(d)));
+    return namespaces_.back();
 }
 
 Interpreter::Flow Interpreter::exec(const Body& body, const FramePtr& frame, std::string& out) {
@@ -159,10 +172,12 @@ Interpreter::Flow Interpreter::exec(const Node& n, const FramePtr& frame, std::s
             for (size_t i = 1; i < ce.args.size(); ++i) c.args.push_back(eval(*ce.args[i], frame));
             for (const auto& [k, e] : ce.kwargs) c.kwargs.emplace_back(k, eval(*e, frame));
             const Node* body = &n;
-            c.kwargs.emplace_back("caller", Value::function("caller", [body, frame](Call& cc) {
+            c.kwargs.emplace_back("caller", Value::function("caller", [body, weak = std::weak_ptr<Frame>(frame)](Call& cc) {
+                const FramePtr outer = weak.lock();
+                if (!outer) throw Error("caller() called after its call block ended");
                 std::string s;
                 auto inner = std::make_shared<Frame>();
-                inner->parent = frame;
+                inner->parent = outer;
                 cc.in.exec(body->body, inner, s);
                 return Value(std::move(s));
             }));
@@ -240,7 +255,7 @@ void Interpreter::exec_for(const Node& n, const FramePtr& frame, std::string& ou
             if (c.args.size() < 2) throw Error("no items for cycling given");
             return c.args[1 + i % (c.args.size() - 1)];
         }));
-        inner->vars["loop"] = Value::namespace_of(std::move(loop));
+        inner->vars["loop"] = make_namespace(std::move(loop));
         const Flow f = exec(n.body, inner, out);
         if (f == Flow::break_) break;
     }
@@ -248,8 +263,11 @@ void Interpreter::exec_for(const Node& n, const FramePtr& frame, std::string& ou
 
 Value Interpreter::make_macro(const Node& n, const FramePtr& frame) {
     const Node* node = &n;
-    return Value::function(n.text, [node, frame](Call& c) {
+    // The frame holds the macro, so the macro holds the frame weakly (no cycle to leak).
+    return Value::function(n.text, [node, weak = std::weak_ptr<Frame>(frame)](Call& c) {
         Interpreter& in = c.in;
+        const FramePtr frame = weak.lock();
+        if (!frame) throw Error("macro '" + node->text + "' called after the scope it was defined in ended");
         if (++in.calls_ > in.options_.max_calls)
             throw Error("macro calls nest deeper than " + std::to_string(in.options_.max_calls) + " (unbounded recursion?)");
         struct Leave {

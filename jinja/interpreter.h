@@ -49,6 +49,8 @@ public:
     // Throws when a string built by the template would pass the output limit.
     void check_size(size_t bytes) const;
     void step();
+    // A namespace object, emptied when the render ends (see render()).
+    Value make_namespace(Dict d);
 
 private:
     enum class Flow { normal, break_, continue_ };
@@ -65,6 +67,7 @@ private:
 
     RenderOptions options_;
     FramePtr globals_;
+    std::vector<Value> namespaces_;
     size_t steps_ = 0;
     int calls_ = 0;
     int line_ = 0;

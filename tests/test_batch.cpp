@@ -228,7 +228,7 @@ TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") 
     const auto got = by_id(unique_lines);
     const auto error_of = [&](const json& id) { return got.at(id.dump()).value("error", std::string()); };
     CHECK(error_of(2) == "not valid JSON");
-    CHECK(error_of("no-prompt") == "no \"prompt\"");
+    CHECK(error_of("no-prompt") == "no \"prompt\" or \"messages\"");
     CHECK(error_of("long").find("leaves no room in a context of 64") != std::string::npos);
     CHECK(error_of("hot") == "\"temp\" must be a number");
     CHECK(error_of(7).find("top-p") != std::string::npos);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -189,4 +190,43 @@ TEST_CASE("kiln chat on a terminal (tmux): the same replies, and its commands", 
     REQUIRE(counts.size() == kTurns.size());
     CHECK(counts[1].second <= counts[1].first - counts[0].first);
     CHECK(counts[2].second <= counts[2].first - counts[1].first);
+}
+
+TEST_CASE("batch lines with messages are rendered and answered as run --chat does", "[chat][batch]") {
+    const std::string model = chat_model();
+    const std::vector<nlohmann::json> convs = {
+        nlohmann::json::array({{{"role", "user"}, {"content", "Hi there"}}}),
+        nlohmann::json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "What is a kiln?"}}}),
+        nlohmann::json::array({{{"role", "user"}, {"content", "a"}}, {{"role", "assistant"}, {"content", "b"}}, {{"role", "user"}, {"content", "c"}}}),
+    };
+    std::string input;
+    std::vector<nlohmann::json> expected;
+    for (size_t i = 0; i < convs.size(); ++i) {
+        input += nlohmann::json{{"id", i}, {"messages", convs[i]}}.dump() + "\n";
+        nlohmann::json history = convs[i];
+        const std::string user = history.back()["content"];
+        history.erase(history.size() - 1);
+        expected.push_back(run_chat(model, history, user));
+    }
+    input += R"({"id": "both", "prompt": "x", "messages": [{"role": "user", "content": "y"}]})" "\n";
+    input += R"({"id": "empty", "messages": []})" "\n";
+    const std::string in = temp_dir() + "/chat-batch.jsonl", out = temp_dir() + "/chat-batch-out.jsonl";
+    write_file(in, input);
+    const Result r = run_kiln(with({"batch", "-m", model, "-i", in, "-o", out, "--no-resume", "--parallel", "3"}, kGreedy));
+    CHECK(r.status == 3);  // two lines failed
+    std::map<std::string, nlohmann::json> got;
+    const std::string text = read_file(out);
+    for (size_t start = 0, nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+        const auto j = nlohmann::json::parse(text.substr(start, nl - start));
+        got[j["id"].dump()] = j;
+    }
+    for (size_t i = 0; i < convs.size(); ++i) {
+        INFO("line " << i);
+        const auto& g = got[std::to_string(i)];
+        CHECK(g["text"] == expected[i]["text"]);
+        CHECK(g["content"] == expected[i]["content"]);
+        CHECK(g["prompt_tokens"] == expected[i]["prompt_tokens"]);
+    }
+    CHECK(got["\"both\""]["error"] == "\"prompt\" and \"messages\" exclude each other");
+    CHECK(got["\"empty\""]["error"] == "\"messages\" must be a non-empty array");
 }

@@ -165,6 +165,13 @@ TEST_CASE("kiln prompt prints the rendered prompt exactly, or the template's own
     const Result perr = run_kiln({"prompt", "--chat-template-file", parse_error, "--messages", dir + "cases/user-only.json"});
     CHECK(perr.status == 1);
     CHECK(perr.err.find("line 3: expected an expression") != std::string::npos);
+    // A vocabulary-only GGUF gives the tokens' texts (no weights needed).
+    const std::string plain_case = temp_dir() + "/no-bos.json";
+    write_file(plain_case, R"({"messages": [{"role": "user", "content": "Write a haiku about a kiln."}]})");
+    const Result vocab = run_kiln({"prompt", "-m", shared_dir() + "/models/tokenizers/llama2/ggml-vocab-llama-spm.gguf",
+                                   "--chat-template", "llama2", "--messages", plain_case});
+    CHECK(vocab.status == 0);
+    CHECK(vocab.out == "<s>[INST] Write a haiku about a kiln. [/INST]");
     for (const std::string_view name : {"chatml", "llama2", "llama3", "mistral", "gemma", "phi3", "deepseek"}) {
         INFO(name);
         const Result b = run_kiln({"prompt", "--chat-template", std::string(name), "--messages", dir + "cases/system-multiturn.json"});
