@@ -43,8 +43,9 @@ struct Candidates {
 
 // counts[id]: how often token id occurs among the recent tokens.
 void apply_penalties(std::span<float> logits, std::span<const int> counts, float repeat, float frequency, float presence);
-// The candidate list: the k most likely, sorted (all of them, unsorted, when k is 0 or too big).
-void top_k(std::span<const float> logits, size_t k, Candidates& c);
+// The candidate list: the k most likely, sorted (all of them, unsorted, when k is 0 or too big);
+// of the allowed ids only (ascending), when given.
+void top_k(std::span<const float> logits, size_t k, Candidates& c, std::span<const Token> allowed = {});
 void typical(Candidates& c, float p);
 void top_p(Candidates& c, float p);
 void min_p(Candidates& c, float p);

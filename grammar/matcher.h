@@ -15,7 +15,8 @@ using Stack = std::vector<uint32_t>;
 
 class Matcher {
 public:
-    // At the start of the root rule. Throws Error when the grammar's stacks grow past the limits.
+    // At the start of the root rule; g must outlive the matcher. Throws Error when the
+    // grammar's stacks grow past the limits.
     explicit Matcher(const Grammar& g);
 
     // Advances by text (UTF-8, a character may be split across calls). Returns false, leaving the
