@@ -56,7 +56,7 @@ void top_k(std::span<const float> logits, size_t k, Candidates& c, std::span<con
         c.items.clear();
         for (Token id : allowed) c.items.push_back({id, logits[static_cast<size_t>(id)], 0.0f});
         if (k != 0 && k < c.items.size()) {
-            std::sort(c.items.begin(), c.items.end(), by_logit);
+            std::partial_sort(c.items.begin(), c.items.begin() + static_cast<long>(k), c.items.end(), by_logit);
             c.items.resize(k);
             c.sorted = true;
         } else c.sorted = false;

@@ -53,6 +53,9 @@ void Matcher::expand(Stack s, std::vector<Stack>& out, int depth) const {
     }
     const uint32_t rule = g_->symbols[s.back()].rule;
     s.back() += 1;  // where to continue after the rule
+    // A rule last in its alternative leaves nothing to continue with: dropped now, so that right
+    // recursion (x ::= "a" x) keeps the stack the same size and its states repeat.
+    while (!s.empty() && g_->symbols[s.back()].kind == Symbol::Kind::end) s.pop_back();
     for (uint32_t start : g_->rules[rule]) {
         Stack next = s;
         next.push_back(start);
