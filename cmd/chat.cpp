@@ -46,12 +46,6 @@ void on_sigint(int) {
     if (g_stop_reply.exchange(true)) _exit(130);
 }
 
-void write_out(std::string_view s) {
-    if (s.empty()) return;
-    if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
-        throw Error("cannot write to standard output");
-}
-
 constexpr const char* kHelp =
     "  /system TEXT   set the system message (/system alone removes it)\n"
     "  /reset         forget the conversation (the system message stays)\n"
@@ -80,7 +74,7 @@ public:
         const bool dim = terminal && isatty(STDOUT_FILENO) == 1;
         const ReasoningSplitter::Sink shown = [&](std::string_view piece, bool reasoning) {
             if (!stream || (reasoning && a_.reasoning == "hide")) return;
-            write_out(reasoning && dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
+            write_stdout(reasoning && dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
         };
         const GenerationResult r =
             conv_.respond(prompt, a_.gen, [&](std::string_view piece, float) { splitter.push(piece, shown); }, &g_stop_reply);
@@ -154,10 +148,7 @@ int chat(ChatArgs a) {
     validate_generation(a.gen);
     const DType kv_type = cache_type(a.cache_type);
     const auto model = open_model(a.model);
-    SessionOptions so;
-    so.n_ctx = context_size(*model, a.ctx);
-    so.n_threads = a.threads > 0 ? a.threads : physical_cores();
-    so.cache_type = kv_type;
+    const SessionOptions so = session_options(*model, a.ctx, a.threads, kv_type);
     resolve_context(a.gen, so.n_ctx);
     Session session(*model, so);
     std::shared_ptr<const VocabTrie> trie;
@@ -185,7 +176,7 @@ int chat(ChatArgs a) {
                     continue;
                 }
                 loop.turn(msg, true, true);
-                write_out("\n");
+                write_stdout("\n");
             } catch (const Error& e) {
                 std::fprintf(stderr, "kiln: error: %s\n", e.what());
             }
@@ -199,7 +190,7 @@ int chat(ChatArgs a) {
         ++line_no;
         if (!a.jsonl) {
             loop.turn(line, false, true);
-            write_out("\n");
+            write_stdout("\n");
             continue;
         }
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -221,7 +212,7 @@ int chat(ChatArgs a) {
         const SplitReply reply = loop.turn(m["content"].get<std::string>(), false, false);
         nlohmann::ordered_json out = {{"role", "assistant"}, {"content", reply.content}};
         if (reply.has_reasoning) out["reasoning"] = reply.reasoning;
-        write_out(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        write_stdout(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     }
     return 0;
 }

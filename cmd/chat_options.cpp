@@ -58,17 +58,20 @@ nlohmann::ordered_json chat_template_kwargs(const ChatTemplateArgs& args) {
     return j;
 }
 
-nlohmann::ordered_json read_messages(const std::string& path) {
+nlohmann::ordered_json read_json_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error("cannot read " + path);
     std::ostringstream s;
     s << in.rdbuf();
-    nlohmann::ordered_json j;
     try {
-        j = nlohmann::ordered_json::parse(s.str());
+        return nlohmann::ordered_json::parse(s.str());
     } catch (const nlohmann::json::parse_error& e) {
         throw Error(path + " is not JSON: " + e.what());
     }
+}
+
+nlohmann::ordered_json read_messages(const std::string& path) {
+    nlohmann::ordered_json j = read_json_file(path);
     if (j.is_object() && j.contains("messages")) j = j["messages"];
     if (!j.is_array()) throw Error(path + ": expected an array of messages or an object with \"messages\"");
     for (const auto& m : j)

@@ -34,6 +34,9 @@ ChatTemplate open_chat_template(const ChatTemplateArgs& args, const GgufFile* gg
 // --chat-template-kwargs as an object (empty without the option). Throws Error.
 nlohmann::ordered_json chat_template_kwargs(const ChatTemplateArgs& args);
 
+// A JSON file's value. Throws Error naming the file.
+nlohmann::ordered_json read_json_file(const std::string& path);
+
 // A conversation from a JSON file: an array of messages, or an object with "messages" (what
 // kiln prompt, /save and --messages take). Throws Error.
 nlohmann::ordered_json read_messages(const std::string& path);

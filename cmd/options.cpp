@@ -88,6 +88,14 @@ size_t context_size(const Model& model, long requested) {
     return static_cast<size_t>(requested);
 }
 
+SessionOptions session_options(const Model& model, long ctx, int threads, DType cache) {
+    SessionOptions so;
+    so.n_ctx = context_size(model, ctx);
+    so.n_threads = threads > 0 ? threads : physical_cores();
+    so.cache_type = cache;
+    return so;
+}
+
 void add_cache_type_option(CLI::App& app, std::string& name) {
     app.add_option("--cache-type", name, "KV cache type: f32, f16 or q8_0 (q8_0: heads of a multiple of 32)")
         ->capture_default_str();
@@ -204,6 +212,12 @@ std::string format_bytes(size_t bytes) {
     else if (bytes >= 1024) std::snprintf(buf, sizeof buf, "%.2f KiB", bytes / 1024.0);
     else std::snprintf(buf, sizeof buf, "%zu B", bytes);
     return buf;
+}
+
+void write_stdout(std::string_view s) {
+    if (s.empty()) return;
+    if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
+        throw Error("cannot write to standard output");
 }
 
 void setup_logging(bool verbose, bool quiet) {

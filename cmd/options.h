@@ -53,6 +53,9 @@ void check_prompt_bytes(size_t bytes, size_t longest_token, size_t n_ctx);
 // -c: 0 means min(4096, the model's trained context).
 size_t context_size(const Model& model, long requested);
 
+// A session's options from -c, -t (0: physical cores) and the cache type.
+SessionOptions session_options(const Model& model, long ctx, int threads, DType cache);
+
 // --cache-type f32|f16|q8_0: the KV cache's element type (default f16, as llama.cpp's).
 void add_cache_type_option(CLI::App& app, std::string& name);
 // The type a --cache-type names. Throws Error.
@@ -90,6 +93,10 @@ uint64_t random_seed();
 nlohmann::json tokens_json(const Tokenizer& tok, const std::vector<GeneratedToken>& tokens);
 
 std::string format_bytes(size_t bytes);
+
+// Writes to standard output and flushes (a stream a reader sees as it comes). Throws Error
+// when it cannot be written.
+void write_stdout(std::string_view s);
 
 void setup_logging(bool verbose, bool quiet);
 

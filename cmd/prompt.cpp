@@ -1,8 +1,6 @@
 // kiln prompt: the exact text a chat template makes of a conversation, nothing added.
 #include <cstdio>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "cmd/chat_options.h"
 #include "cmd/commands.h"
@@ -21,16 +19,7 @@ struct PromptCommandArgs {
 
 // The case: an object with messages and any other variables, or just an array of messages.
 nlohmann::ordered_json read_case(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error("cannot read --messages " + path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    nlohmann::ordered_json j;
-    try {
-        j = nlohmann::ordered_json::parse(s.str());
-    } catch (const nlohmann::json::parse_error& e) {
-        throw Error(path + " is not JSON: " + e.what());
-    }
+    nlohmann::ordered_json j = read_json_file(path);
     if (j.is_array()) return {{"messages", read_messages(path)}};
     if (!j.is_object()) throw Error(path + ": expected an object with \"messages\"");
     j["messages"] = read_messages(path);

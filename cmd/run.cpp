@@ -49,12 +49,6 @@ void on_sigint(int) {
     if (g_interrupted.exchange(true)) _exit(130);
 }
 
-void write_out(std::string_view s) {
-    if (s.empty()) return;
-    if (std::fwrite(s.data(), 1, s.size(), stdout) != s.size() || std::fflush(stdout) != 0)
-        throw Error("cannot write to standard output");
-}
-
 // Four bands of the model's probability for the token, from sure to unsure.
 const char* color_for(float p) {
     if (p >= 0.9f) return "\x1b[32m";        // green
@@ -97,8 +91,9 @@ nlohmann::json result_json(const Tokenizer& tok, const GenerationResult& r, uint
 int run(RunArgs a) {
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
     if (a.reasoning != "show" && a.reasoning != "hide") throw Error("--reasoning must be show or hide");
-    if (!a.chat && (!a.system.empty() || !a.messages.empty() || !a.chat_template.name.empty() || !a.chat_template.file.empty() || !a.chat_template.kwargs.empty()))
-        throw Error("-sys/--system-prompt and the --chat-template options need --chat");
+    const ChatTemplateArgs& ct = a.chat_template;
+    if (!a.chat && (!a.system.empty() || !a.messages.empty() || !ct.name.empty() || !ct.file.empty() || !ct.kwargs.empty()))
+        throw Error("-sys/--system-prompt, --messages and the --chat-template options need --chat");
     const bool color = !a.json && use_color(a.color);
     a.gen.token_logprobs = a.json || color;
     a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
@@ -107,10 +102,7 @@ int run(RunArgs a) {
 
     const auto t_load = std::chrono::steady_clock::now();
     const auto model = open_model(a.model);
-    SessionOptions so;
-    so.n_ctx = context_size(*model, a.ctx);
-    so.n_threads = a.threads > 0 ? a.threads : physical_cores();
-    so.cache_type = kv_type;
+    const SessionOptions so = session_options(*model, a.ctx, a.threads, kv_type);
     resolve_context(a.gen, so.n_ctx);
     Session session(*model, so);
     const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -146,15 +138,15 @@ int run(RunArgs a) {
     spdlog::debug("prompt: {} tokens, context {}, {} threads, kernels {}", prompt.size(), so.n_ctx, so.n_threads,
                   isa_name(model->isa()));
     if (color) spdlog::info("colors: \x1b[32mp >= 0.9\x1b[0m \x1b[33mp >= 0.5\x1b[0m \x1b[38;5;208mp >= 0.25\x1b[0m \x1b[31mp < 0.25\x1b[0m");
-    if (a.echo && !a.json) write_out(text);
+    if (a.echo && !a.json) write_stdout(text);
 
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, nullptr);
     const TextSink raw = [&](std::string_view piece, float prob) {
         if (a.json) return;
-        if (!color) return write_out(piece);
-        write_out(std::string(color_for(prob)) + std::string(piece) + "\x1b[0m");
+        if (!color) return write_stdout(piece);
+        write_stdout(std::string(color_for(prob)) + std::string(piece) + "\x1b[0m");
     };
     // With --chat, reasoning is shown (dimmed on a terminal) or hidden.
     ReasoningSplitter splitter(opens_reasoning);
@@ -162,14 +154,14 @@ int run(RunArgs a) {
     const ReasoningSplitter::Sink reasoned = [&](std::string_view piece, bool reasoning) {
         if (!reasoning) return raw(piece, 1.0f);
         if (a.reasoning == "hide" || a.json) return;
-        write_out(dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
+        write_stdout(dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
     };
     const TextSink sink = !a.chat ? raw : TextSink([&](std::string_view piece, float) { splitter.push(piece, reasoned); });
     const GenerationResult r = generate(session, prompt, a.gen, sink, &g_interrupted);
     if (a.chat) splitter.flush(reasoned);
     const SplitReply split = split_reasoning(r.text, opens_reasoning);
     if (a.json)
-        write_out(result_json(tok, r, a.gen.sampler.seed, load_s, a.chat ? &split : nullptr)
+        write_stdout(result_json(tok, r, a.gen.sampler.seed, load_s, a.chat ? &split : nullptr)
                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 
     const double n_gen = static_cast<double>(r.tokens.size());
