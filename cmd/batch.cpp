@@ -23,9 +23,9 @@
 #include "cmd/options.h"
 #include "engine/batch.h"
 #include "engine/conversation.h"
-#include "engine/reasoning.h"
 #include "engine/error.h"
-#include "kernels/cpu.h"
+#include "engine/machine.h"
+#include "engine/reasoning.h"
 
 namespace kiln::cli {
 

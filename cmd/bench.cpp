@@ -12,8 +12,7 @@
 #include "cmd/options.h"
 #include "engine/bench.h"
 #include "engine/error.h"
-#include "kernels/cpu.h"
-#include "kernels/membw.h"
+#include "engine/machine.h"
 
 namespace kiln::cli {
 

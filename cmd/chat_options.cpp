@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "engine/gguf.h"
-#include "tokenizer/tokenizer.h"
+#include "engine/model.h"
 
 namespace kiln::cli {
 

@@ -5,8 +5,8 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/forward.h"
+#include "engine/machine.h"
 #include "engine/session.h"
-#include "kernels/cpu.h"
 
 namespace kiln::cli {
 

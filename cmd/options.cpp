@@ -13,7 +13,7 @@
 
 #include "engine/constraint.h"
 #include "engine/error.h"
-#include "kernels/cpu.h"
+#include "engine/machine.h"
 
 namespace kiln::cli {
 

@@ -8,8 +8,8 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/error.h"
+#include "engine/machine.h"
 #include "engine/perplexity.h"
-#include "kernels/cpu.h"
 
 namespace kiln::cli {
 

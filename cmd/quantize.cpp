@@ -7,8 +7,8 @@
 #include "cmd/commands.h"
 #include "cmd/options.h"
 #include "engine/error.h"
+#include "engine/machine.h"
 #include "engine/quantize.h"
-#include "kernels/cpu.h"
 
 namespace kiln::cli {
 

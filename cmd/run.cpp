@@ -12,11 +12,11 @@
 #include "cmd/chat_options.h"
 #include "cmd/commands.h"
 #include "cmd/options.h"
-#include "engine/error.h"
 #include "engine/conversation.h"
+#include "engine/error.h"
 #include "engine/generation.h"
+#include "engine/machine.h"
 #include "engine/reasoning.h"
-#include "kernels/cpu.h"
 
 namespace kiln::cli {
 

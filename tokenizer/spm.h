@@ -19,10 +19,11 @@ struct SpmVocab {
     bool add_bos = true;
 };
 
-// Builds a SentencePiece BPE model with byte fallback from the vocabulary. Throws Error.
+// Builds a SentencePiece BPE model with byte fallback from the vocabulary. Throws
+// std::runtime_error naming the problem (the engine reports it as its Error).
 std::unique_ptr<Tokenizer> make_spm_tokenizer(const SpmVocab& vocab);
 
-// Loads a tokenizer.model file. Throws Error.
+// Loads a tokenizer.model file. Throws std::runtime_error.
 std::unique_ptr<Tokenizer> load_spm_tokenizer(const std::string& path, bool add_bos);
 
 }  // namespace kiln
