@@ -251,6 +251,7 @@ int batch(BatchArgs a) {
                         S_ISREG(st.st_mode);  // a device or a pipe has nothing to resume from
     const Finished finished = resume ? read_finished(a.output) : Finished{};
 
+    a.model.threads = a.threads;
     const auto model = open_model(a.model);
     const Tokenizer& tok = model->tokenizer();
     const size_t n_ctx = context_size(*model, a.ctx);

@@ -147,6 +147,7 @@ int chat(ChatArgs a) {
     a.gen.sampler.seed = a.seed ? *a.seed : random_seed();
     validate_generation(a.gen);
     const DType kv_type = cache_type(a.cache_type);
+    a.model.threads = a.threads;
     const auto model = open_model(a.model);
     const SessionOptions so = session_options(*model, a.ctx, a.threads, kv_type);
     resolve_context(a.gen, so.n_ctx);

@@ -38,10 +38,11 @@ std::unique_ptr<const Model> open_model(const ModelArgs& args) {
     options.tokenizer_path = args.tokenizer;
     options.load = args.load;
     options.allow_unused_tensors = args.allow_unused_tensors;
+    options.n_threads = args.threads > 0 ? args.threads : physical_cores();
     options.isa = detect_isa();
     if (const char* forced = std::getenv("KILN_ISA"); forced != nullptr && *forced != '\0') {
         const auto isa = parse_isa(forced);
-        if (!isa) throw Error(std::string("KILN_ISA=") + forced + " is not one of scalar, avx2, avx512");
+        if (!isa) throw Error(std::string("KILN_ISA=") + forced + " is not one of scalar, avx2, avx512, amx");
         if (!isa_supported(*isa)) throw Error(std::string("KILN_ISA=") + forced + ": this CPU does not support it");
         options.isa = *isa;
     }

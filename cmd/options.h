@@ -18,6 +18,7 @@ struct ModelArgs {
     std::string tokenizer;
     FileLoad load = FileLoad::automatic;
     bool allow_unused_tensors = false;
+    int threads = 0;  // for the work at load (-t; 0: physical cores)
 };
 
 // -m/--model (required), --tokenizer, --allow-unused-tensors and the load options.

@@ -27,7 +27,9 @@ int run_perplexity(const PerplexityArgs& a) {
     if (a.ctx < 2) throw Error("-c/--ctx-size must be at least 2");
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
     const DType kv_type = cache_type(a.cache_type);
-    const auto model = open_model(a.model);
+    ModelArgs model_args = a.model;
+    model_args.threads = a.threads;
+    const auto model = open_model(model_args);
     const Tokenizer& tok = model->tokenizer();
     const auto t_tok = std::chrono::steady_clock::now();
     const std::vector<Token> tokens = tok.encode(read_prompt(a.text), tok.add_bos());

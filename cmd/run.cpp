@@ -101,6 +101,7 @@ int run(RunArgs a) {
     const DType kv_type = cache_type(a.cache_type);
 
     const auto t_load = std::chrono::steady_clock::now();
+    a.model.threads = a.threads;
     const auto model = open_model(a.model);
     const SessionOptions so = session_options(*model, a.ctx, a.threads, kv_type);
     resolve_context(a.gen, so.n_ctx);

@@ -281,7 +281,7 @@ std::unique_ptr<const Model> Model::load(const std::string& path, const ModelOpt
                 if (!ts.used.count(t.name))
                     throw Error("tensor '" + t.name + "' is not one architecture '" + std::string(arch.name) +
                                 "' uses: the file is not what it says (allow_unused_tensors loads it anyway)");
-        m->repack();
+        m->repack(options.n_threads);
     } catch (const std::runtime_error& e) {
         throw Error(path + ": " + e.what());
     }
@@ -309,7 +309,7 @@ std::vector<WeightMatrix*> Model::matrices() {
     return out;
 }
 
-void Model::repack() {
+void Model::repack(int threads) {
     // The AMX kernels want Q8_0, Q4_0 and the K-quants in strips; rearranging needs the weights
     // in memory of our own (the copy), and leaves the token embeddings, read by rows, alone.
     if (isa_ != Isa::amx || !gguf_.copied()) return;
@@ -322,7 +322,7 @@ void Model::repack() {
             if (data >= candidate.data && data < candidate.data + candidate.n_bytes) t = &candidate;
         uint8_t* tensor_data = t != nullptr ? gguf_.writable(*t) : nullptr;
         if (tensor_data == nullptr) continue;
-        repack_strips16(w->type, tensor_data + (data - t->data), w->n_rows, w->n_cols);
+        repack_strips16(w->type, tensor_data + (data - t->data), w->n_rows, w->n_cols, threads);
         w->layout = Layout::strips16;
         bytes += matrix_bytes(*w);
     }

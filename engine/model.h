@@ -85,6 +85,7 @@ struct ModelOptions {
     Isa isa = Isa::scalar;
     FileLoad load = FileLoad::automatic;  // map the file or copy it into huge-page memory
     bool allow_unused_tensors = false;    // else a tensor the architecture does not use is an error
+    int n_threads = 1;                    // threads rearranging the weights at load
 };
 
 class Model {
@@ -112,7 +113,7 @@ public:
 
 private:
     Model() = default;
-    void repack();
+    void repack(int threads);
     std::vector<WeightMatrix*> matrices();  // every matrix the forward pass multiplies by
 
     GgufFile gguf_;

@@ -1,5 +1,6 @@
 #include "kernels/repack.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -100,12 +101,12 @@ void repack_strip_q5_k(const uint8_t* rows, size_t row_bytes, size_t n_blocks, u
     repack_strip_k4<BlockQ5_K>(rows, row_bytes, n_blocks, out);
 }
 
-void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols) {
+void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols, int threads) {
     const TypeTraits& t = traits(type);
     const TypeInfo& info = t.info;
     const size_t rb = row_bytes(info, n_cols), n_blocks = n_cols / info.block_elems, strip = kStripRows * rb;
     const auto n_strips = static_cast<long>(n_rows / kStripRows);
-#pragma omp parallel
+#pragma omp parallel num_threads(std::max(threads, 1))
     {
         std::vector<uint8_t> copy(strip);
 #pragma omp for schedule(static)

@@ -35,7 +35,7 @@ constexpr size_t kStripRows = 16;
 bool can_repack(DType type, size_t n_rows);
 
 // Rearranges a row-major matrix into strips16, in place, with OpenMP's threads.
-void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols);
+void repack_strips16(DType type, uint8_t* data, size_t n_rows, size_t n_cols, int threads);
 
 // The packers of one strip, per type (kernels/type_table.h names them).
 void repack_strip_q8_0(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out);

@@ -192,7 +192,7 @@ TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit f
         for (size_t n : sizes) {
             Weights w = random_weights(type, rows, n, rng);
             const Weights plain = w;
-            repack_strips16(type, w.bytes.data(), rows, n);
+            repack_strips16(type, w.bytes.data(), rows, n, 2);
             const size_t max_tokens = 37;
             const std::vector<float> x = normal_floats(max_tokens * n, rng);
             MatmulInput in;
