@@ -1,5 +1,6 @@
 #include "cmd/batch_request.h"
 
+#include <optional>
 #include <set>
 
 #include <limits>
@@ -88,20 +89,25 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
         if (!id->is_string() && !id->is_number_integer()) throw Error("\"id\" must be a string or an integer");
         out.id = *id;
     }
+    // The line again in insertion order, for what templates and grammars see in it (a tool's
+    // parameters rendered as JSON, a schema's property order); parsed once, when needed.
+    std::optional<nlohmann::ordered_json> in_order;
+    const auto ordered = [&]() -> const nlohmann::ordered_json& {
+        if (!in_order) in_order = nlohmann::ordered_json::parse(line);
+        return *in_order;
+    };
     const auto prompt = j.find("prompt");
     const bool chat = j.contains("messages");
     if (prompt == j.end() && !chat) throw Error("no \"prompt\" or \"messages\"");
     if (prompt != j.end() && chat) throw Error("\"prompt\" and \"messages\" exclude each other");
     if (chat) {
-        // Again in insertion order, which templates see (a tool's parameters, rendered as JSON).
-        const auto ordered = nlohmann::ordered_json::parse(line);
-        out.messages = ordered["messages"];
+        out.messages = ordered()["messages"];
         if (!out.messages.is_array() || out.messages.empty()) throw Error("\"messages\" must be a non-empty array");
         for (const auto& m : out.messages)
             if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
                 throw Error("each of \"messages\" must be an object with a \"role\" string");
-        if (ordered.contains("chat_template_kwargs")) {
-            out.chat_template_kwargs = ordered["chat_template_kwargs"];
+        if (ordered().contains("chat_template_kwargs")) {
+            out.chat_template_kwargs = ordered()["chat_template_kwargs"];
             if (!out.chat_template_kwargs.is_object()) throw Error("\"chat_template_kwargs\" must be an object");
         }
     } else {
@@ -111,15 +117,15 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
     if (j.contains("grammar") || j.contains("json_schema") || j.contains("response_format")) {
         if (j.contains("grammar") + j.contains("json_schema") + j.contains("response_format") > 1)
             throw Error("\"grammar\", \"json_schema\" and \"response_format\" exclude each other");
-        const auto ordered = nlohmann::ordered_json::parse(line);  // schemas keep their key order
-        if (ordered.contains("grammar")) {
-            if (!ordered["grammar"].is_string()) throw Error("\"grammar\" must be a string of GBNF");
-            out.grammar = ordered["grammar"].get<std::string>();
-        } else if (ordered.contains("json_schema")) {
-            out.json_schema = ordered["json_schema"];
+        const nlohmann::ordered_json& o = ordered();
+        if (o.contains("grammar")) {
+            if (!o["grammar"].is_string()) throw Error("\"grammar\" must be a string of GBNF");
+            out.grammar = o["grammar"].get<std::string>();
+        } else if (o.contains("json_schema")) {
+            out.json_schema = o["json_schema"];
         } else {
             // OpenAI: {"type": "json_object"} or {"type": "json_schema", "json_schema": {"schema": ...}}.
-            const auto& rf = ordered["response_format"];
+            const auto& rf = o["response_format"];
             const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
             if (type == "json_object") out.json_schema = {{"type", "object"}};
             else if (type == "json_schema") {

@@ -111,20 +111,26 @@ private:
         return out;
     }
 
-    std::string ref(const std::string& target, const std::string& path) {
-        if (const auto it = refs_.find(target); it != refs_.end()) return it->second;
-        const char* prefixes[] = {"#/$defs/", "#/definitions/"};
-        for (const char* p : prefixes) {
-            const std::string pre = p;
+    // The definition a $ref names, with its path in the schema.
+    std::pair<const json*, std::string> definition(const json& ref, const std::string& path) const {
+        if (!ref.is_string()) fail(path, "$ref must be a string");
+        const std::string target = ref.get<std::string>();
+        for (const std::string pre : {"#/$defs/", "#/definitions/"}) {
             if (target.rfind(pre, 0) != 0) continue;
             const std::string key = pre.substr(2, pre.size() - 3), name = target.substr(pre.size());
             if (!root_.contains(key) || !root_[key].contains(name)) fail(path, "$ref " + target + " names no definition");
-            const std::string rule = "ref" + std::to_string(++count_);
-            refs_[target] = rule;  // before visiting: a recursive definition refers to itself
-            rules_[rule] = visit(root_[key][name], "/" + key + "/" + name);
-            return rule;
+            return {&root_[key][name], "/" + key + "/" + name};
         }
         fail(path, "$ref " + target + ": only #/$defs/NAME and #/definitions/NAME are supported");
+    }
+
+    std::string ref(const json& target, const std::string& path) {
+        const auto [def, def_path] = definition(target, path);
+        if (const auto it = refs_.find(def_path); it != refs_.end()) return it->second;
+        const std::string rule = "ref" + std::to_string(++count_);
+        refs_[def_path] = rule;  // before visiting: a recursive definition refers to itself
+        rules_[rule] = visit(*def, def_path);
+        return rule;
     }
 
     std::string visit(const json& s, const std::string& path) {
@@ -140,10 +146,7 @@ private:
                                                         "exclusiveMinimum", "exclusiveMaximum"};
             if (!known.count(k) && !kAnnotations.count(k)) fail(path, "keyword \"" + k + "\" is not supported (kiln cannot enforce it)");
         }
-        if (s.contains("$ref")) {
-            if (!s["$ref"].is_string()) fail(path, "$ref must be a string");
-            return ref(s["$ref"].get<std::string>(), path + "$ref");
-        }
+        if (s.contains("$ref")) return ref(s["$ref"], path + "$ref");
         if (s.contains("const")) return literal(s["const"].dump());
         if (s.contains("enum")) {
             if (!s["enum"].is_array() || s["enum"].empty()) fail(path + "enum", "must be a non-empty array");
@@ -164,7 +167,7 @@ private:
             all.erase("allOf");
             for (size_t i = 0; i < s["allOf"].size(); ++i) {
                 json part = s["allOf"][i];
-                if (part.contains("$ref")) part = resolve(part["$ref"], path + "allOf/" + std::to_string(i));
+                if (part.is_object() && part.contains("$ref")) part = *definition(part["$ref"], path + "allOf/" + std::to_string(i)).first;
                 all = merge_objects(all, part, path + "allOf/" + std::to_string(i) + "/");
             }
             return visit(all, path);
@@ -195,16 +198,6 @@ private:
         if (type == "boolean") return "boolean";
         if (type == "null") return "null";
         fail(path + "type", "unknown type \"" + type + "\"");
-    }
-
-    json resolve(const json& r, const std::string& path) {
-        const std::string target = r.get<std::string>();
-        for (const std::string pre : {"#/$defs/", "#/definitions/"})
-            if (target.rfind(pre, 0) == 0) {
-                const std::string key = pre.substr(2, pre.size() - 3), name = target.substr(pre.size());
-                if (root_.contains(key) && root_[key].contains(name)) return root_[key][name];
-            }
-        fail(path, "$ref " + target + " names no definition");
     }
 
     // An anyOf / oneOf branch with the keywords beside the anyOf (e.g. a shared type).

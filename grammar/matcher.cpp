@@ -9,6 +9,8 @@ namespace {
 // A grammar whose parse branches past these is refused rather than slowing every token.
 constexpr size_t kMaxStacks = 4096;
 constexpr int kMaxDepth = 4096;
+// The smallest code point a valid UTF-8 sequence of each length encodes (shorter is overlong).
+constexpr uint32_t kMinOfLength[] = {0, 0, 0x80, 0x800, 0x10000};
 
 }  // namespace
 
@@ -31,8 +33,7 @@ int64_t decode_utf8(std::string_view seq) {
         if ((b & 0xC0) != 0x80) return -1;
         cp = cp << 6 | (b & 0x3F);
     }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
+    if (cp < kMinOfLength[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
     return cp;
 }
 
@@ -93,8 +94,7 @@ bool Matcher::could_continue(const std::vector<Stack>& stacks, std::string_view 
         lo = lo << 6 | b;
         hi = hi << 6 | (i < partial.size() ? b : 0x3F);
     }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    lo = std::max(lo, kMin[n]);
+    lo = std::max(lo, kMinOfLength[n]);
     hi = std::min<uint32_t>(hi, 0x10FFFF);
     if (lo > hi) return false;
     for (const Stack& s : stacks) {

@@ -172,6 +172,7 @@ TEST_CASE("schema keywords kiln cannot enforce, and broken schemas, are errors n
     CHECK(error_of(R"({"type": "string", "format": "email"})").find("format \"email\" is not supported") != std::string::npos);
     CHECK(error_of(R"({"type": "widget"})") == "json schema at /type: unknown type \"widget\"");
     CHECK(error_of(R"({"$ref": "#/$defs/missing"})").find("names no definition") != std::string::npos);
+    CHECK(error_of(R"({"allOf": [{"$ref": 5}]})") == "json schema at /allOf/0: $ref must be a string");
     CHECK(error_of(R"({"type": "number", "minimum": 0.5})").find("whole-number bounds") != std::string::npos);
     CHECK(error_of(R"({"type": "object", "required": ["x"]})").find("\"x\" is required but not among the properties") != std::string::npos);
     const Result bad = run_kiln({"run", "-m", model_path("stories260K.gguf"), "-p", "x", "--json-schema", "{not json"});
