@@ -10,7 +10,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <iterator>
 #include <mutex>
@@ -20,6 +23,7 @@
 #include "cmd/batch_request.h"
 #include "cmd/chat_options.h"
 #include "cmd/commands.h"
+#include "cmd/openai_batch.h"
 #include "cmd/options.h"
 #include "engine/batch.h"
 #include "engine/conversation.h"
@@ -46,6 +50,7 @@ struct BatchArgs {
     size_t parallel = 0;
     ChatTemplateArgs chat_template;  // for lines with "messages"
     GrammarArgs grammar;             // for lines without a grammar of their own
+    bool no_prefix_reuse = false;
     bool resume = false;  // the default; the flag only says so
     bool no_resume = false;
     std::string shard;
@@ -96,12 +101,21 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     return lines;
 }
 
+// The format of a file's first line that parses: what a line that does not parse is answered in.
+LineFormat file_format(const std::vector<std::string_view>& lines) {
+    for (std::string_view line : lines) {
+        const auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_object()) return is_openai_line(j) ? LineFormat::completion : LineFormat::kiln;
+    }
+    return LineFormat::kiln;
+}
+
 bool blank(std::string_view s) { return s.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 // What an earlier run already wrote to the output file.
 struct Finished {
     std::set<std::string> ids;          // ids with a result or an error of their own
-    std::set<size_t> duplicate_lines;   // lines reported as repeating an earlier id
+    std::set<size_t> lines;             // lines answered without an id of their own: a repeated id, or none
 };
 
 // Reads the output of an earlier run; cuts off a last line that a kill left half-written.
@@ -114,7 +128,8 @@ Finished read_finished(const std::string& path) {
         ++line_no;
         const bool complete = end != std::string::npos;
         const auto j = nlohmann::json::parse(text.substr(start, (complete ? end : text.size()) - start), nullptr, false);
-        const bool ok = complete && j.is_object() && j.contains("id") && j.contains("line");
+        const bool openai = j.is_object() && j.contains("custom_id");  // keyed on custom_id
+        const bool ok = complete && j.is_object() && j.contains(openai ? "custom_id" : "id") && j.contains("line");
         if (!ok) {
             if (complete && end + 1 < text.size())  // not the last line: not a file kiln wrote
                 throw Error(path + ": line " + std::to_string(line_no) +
@@ -122,8 +137,11 @@ Finished read_finished(const std::string& path) {
             spdlog::warn("{}: dropping a half-written last line", path);
             break;
         }
-        if (j.value("duplicate", false)) done.duplicate_lines.insert(j["line"].get<size_t>());
-        else done.ids.insert(j["id"].dump());
+        const bool by_line = openai ? j["custom_id"].is_null() || (j["error"].is_object() &&
+                                                                  j["error"].value("code", "") == "duplicate_custom_id")
+                                    : j.value("duplicate", false);
+        if (by_line) done.lines.insert(j["line"].get<size_t>());
+        else done.ids.insert(j[openai ? "custom_id" : "id"].dump());
         good_end = end + 1;
         start = end + 1;
     }
@@ -260,6 +278,11 @@ int batch(BatchArgs a) {
     // The vocabulary trie constraints share, built when the first one is; the command line's.
     std::shared_ptr<const VocabTrie> trie;
     const std::shared_ptr<const Constraint> default_constraint = grammar_constraint(a.grammar, tok, trie);
+    // What OpenAI lines' results name the model (a line's own "model" when it has one), and
+    // the names a line's "model" may give without a warning.
+    const std::string model_file = std::filesystem::path(a.model.path).stem().string();
+    const std::string model_name(model->gguf().get_string("general.name").value_or(model_file));
+    std::set<std::string> warned_models;
     // The chat template, opened on the first line that has messages.
     std::optional<ChatTemplate> chat_template;
     const std::tm now = chat_time(a.chat_template);
@@ -272,14 +295,19 @@ int batch(BatchArgs a) {
     std::vector<size_t> todo;
     std::vector<BatchLine> parsed(lines.size());
     std::vector<std::string> parse_errors(lines.size());
+    size_t n_requests = 0;  // choices to generate
     for (size_t i = 0; i < lines.size(); ++i) {
-        if (i % shard.n != shard.k || blank(lines[i]) || finished.duplicate_lines.count(i + 1)) continue;
+        if (i % shard.n != shard.k || blank(lines[i]) || finished.lines.count(i + 1)) continue;
         try {
             parse_batch_line(lines[i], i + 1, a.plain, a.gen, parsed[i]);
         } catch (const Error& e) {
             parse_errors[i] = e.what();
+            if (!nlohmann::json::accept(lines[i])) parsed[i].format = file_format(lines);
         }
-        if (!finished.ids.count(parsed[i].id.dump())) todo.push_back(i);
+        if (!finished.ids.count(parsed[i].id.dump())) {
+            todo.push_back(i);
+            n_requests += parsed[i].n_choices;
+        }
     }
     if (resume) spdlog::info("{}: resuming, {} lines already done", a.output, finished.ids.size());
 
@@ -287,7 +315,8 @@ int batch(BatchArgs a) {
     bo.n_ctx = n_ctx;
     bo.n_threads = a.threads > 0 ? a.threads : physical_cores();
     bo.cache_type = kv_type;
-    bo.n_parallel = std::max<size_t>(1, std::min(a.parallel > 0 ? a.parallel : 8, todo.size()));
+    bo.n_parallel = std::max<size_t>(1, std::min(a.parallel > 0 ? a.parallel : 8, n_requests));
+    bo.prefix_reuse = !a.no_prefix_reuse;
     BatchRunner runner(*model, bo);
     spdlog::info("{} requests, {} in parallel, context {} each, KV cache {}, {} threads, seed {}", todo.size(),
                  bo.n_parallel, n_ctx, format_bytes(runner.kv_bytes()), bo.n_threads, batch_seed);
@@ -299,30 +328,56 @@ int batch(BatchArgs a) {
     size_t generated = 0;
     {
         Progress progress(todo.size());
-        const auto fail = [&](size_t i, const nlohmann::json& id, const std::string& message, bool duplicate) {
-            Json j = {{"id", id}, {"line", i + 1}, {"error", message}};
-            if (duplicate) j["duplicate"] = true;
-            else seen.insert(id.dump());  // an id answered by an error is taken too
+        // code: OpenAI's error code (kiln's own lines have the message only).
+        const auto fail = [&](size_t i, const std::string& code, const std::string& message) {
+            const BatchLine& line = parsed[i];
+            const bool duplicate = code == "duplicate_custom_id";
+            Json j;
+            if (line.format != LineFormat::kiln)  // a line without a custom_id of its own answers under null
+                j = openai_error_line(line.id.is_string() ? line.id : nlohmann::json(), i + 1, code, message);
+            else {
+                j = {{"id", line.id}, {"line", i + 1}, {"error", message}};
+                if (duplicate) j["duplicate"] = true;
+            }
+            if (!duplicate) seen.insert(line.id.dump());  // an id answered by an error is taken too
             out.write_line(j);
             ++failed;
             progress.finished(true);
         };
+        // The choices of an OpenAI line with "n" above 1, each a request of its own, and what
+        // has come back of them.
+        std::deque<BatchRequest> queued;
+        struct Choices {
+            std::vector<GenerationResult> results;
+            std::vector<uint64_t> seeds;
+            size_t left = 0;
+        };
+        std::map<size_t, Choices> choices;
         const BatchRunner::Source source = [&]() -> std::optional<BatchRequest> {
+            if (!queued.empty()) {
+                BatchRequest r = std::move(queued.front());
+                queued.pop_front();
+                return r;
+            }
             while (next < todo.size()) {
                 const size_t i = todo[next++];
                 BatchLine& line = parsed[i];
                 if (!parse_errors[i].empty()) {
-                    fail(i, line.id, parse_errors[i], false);
+                    fail(i, nlohmann::json::accept(lines[i]) ? "invalid_request" : "invalid_json", parse_errors[i]);
                     continue;
                 }
                 if (!seen.insert(line.id.dump()).second) {
-                    fail(i, line.id, "duplicate id " + line.id.dump(), true);
+                    fail(i, "duplicate_custom_id",
+                         std::string(line.format == LineFormat::kiln ? "duplicate id " : "duplicate custom_id ") + line.id.dump());
                     continue;
                 }
+                if (!line.model.empty() && line.model != model_name && line.model != model_file &&
+                    warned_models.insert(line.model).second)
+                    spdlog::warn("line {} asks for model \"{}\"; running {} for it", i + 1, line.model, a.model.path);
                 resolve_context(line.params, n_ctx);
                 if (!line.seeded) line.params.sampler.seed = derived_seed(batch_seed, line.id.dump());
                 BatchRequest r;
-                r.key = i;
+                r.key = i * kMaxChoices;
                 try {
                     if (!line.messages.is_null()) {
                         // Rendered as kiln run --chat renders: the options' variables, the line's, the messages.
@@ -336,20 +391,19 @@ int batch(BatchArgs a) {
                     }
                     check_prompt_bytes(line.prompt.size(), longest_token, n_ctx);
                 } catch (const Error& e) {
-                    fail(i, line.id, e.what(), false);
+                    fail(i, "invalid_request", e.what());
                     continue;
                 }
                 r.prompt = line.messages.is_null() ? tok.encode(line.prompt, tok.add_bos(), a.special)
                                                    : tokenize_prompt(tok, line.prompt, true);
                 if (r.prompt.empty() || line.prompt.empty()) {
-                    fail(i, line.id, "the prompt is empty", false);
+                    fail(i, "invalid_request", "the prompt is empty");
                     continue;
                 }
                 if (r.prompt.size() >= n_ctx) {
-                    fail(i, line.id,
+                    fail(i, "context_length_exceeded",
                          "the prompt has " + std::to_string(r.prompt.size()) +
-                             " tokens, which leaves no room in a context of " + std::to_string(n_ctx),
-                         false);
+                             " tokens, which leaves no room in a context of " + std::to_string(n_ctx));
                     continue;
                 }
                 r.params = line.params;
@@ -357,26 +411,46 @@ int batch(BatchArgs a) {
                     try {
                         r.params.constraint = constraint_from(line.grammar, line.json_schema.is_null() ? nullptr : &line.json_schema, tok, trie);
                     } catch (const Error& e) {
-                        fail(i, line.id, e.what(), false);
+                        fail(i, "invalid_request", e.what());
                         continue;
                     }
                 } else r.params.constraint = default_constraint;
+                if (line.format != LineFormat::kiln) choices[i] = {std::vector<GenerationResult>(line.n_choices),
+                                                                   std::vector<uint64_t>(line.n_choices), line.n_choices};
+                for (size_t c = 1; c < line.n_choices; ++c) {
+                    BatchRequest more = r;
+                    more.key = i * kMaxChoices + c;
+                    more.params.sampler.seed += c;
+                    queued.push_back(std::move(more));
+                }
                 return r;
             }
             return std::nullopt;
         };
         const BatchRunner::Sink sink = [&](const BatchRequest& r, GenerationResult&& result) {
-            const BatchLine& line = parsed[r.key];
+            const size_t i = r.key / kMaxChoices;
+            const BatchLine& line = parsed[i];
+            if (line.format != LineFormat::kiln) {
+                Choices& mine = choices.at(i);
+                mine.results[r.key % kMaxChoices] = std::move(result);
+                mine.seeds[r.key % kMaxChoices] = r.params.sampler.seed;
+                if (--mine.left > 0) return;
+                out.write_line(openai_result_line(line, i + 1, line.model.empty() ? model_name : line.model, mine.results,
+                                                  mine.seeds, tok, opens_reasoning[i] != 0));
+                choices.erase(i);
+                progress.finished(false);
+                return;
+            }
             const double n_gen = static_cast<double>(result.tokens.size());
             Json j = {{"id", line.id},
-                      {"line", r.key + 1},
+                      {"line", i + 1},
                       {"text", result.text},
                       {"finish_reason", finish_reason_name(result.finish)},
                       {"prompt_tokens", result.prompt_tokens},
                       {"completion_tokens", result.tokens.size()},
                       {"seed", r.params.sampler.seed}};
             if (!line.messages.is_null()) {
-                const SplitReply split = split_reasoning(result.text, opens_reasoning[r.key] != 0);
+                const SplitReply split = split_reasoning(result.text, opens_reasoning[i] != 0);
                 j["content"] = split.content;
                 if (split.has_reasoning) j["reasoning"] = split.reasoning;
             }
@@ -396,6 +470,9 @@ int batch(BatchArgs a) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     spdlog::info("{} requests in {:.2f} s: {} succeeded, {} failed; {} tokens generated, {:.1f} t/s", todo.size(), s,
                  todo.size() - failed, failed, generated, s > 0 ? generated / s : 0.0);
+    const BatchStats& stats = runner.stats();
+    spdlog::info("prompt tokens: {} computed, {} reused from shared prefixes{}", stats.prompt_tokens_computed,
+                 stats.prompt_tokens_reused, a.no_prefix_reuse ? " (--no-prefix-reuse)" : "");
     return failed > 0 ? 3 : 0;
 }
 
@@ -417,6 +494,8 @@ Command add_batch_command(CLI::App& parent) {
     app->add_option("-t,--threads", a->threads, "Threads (0: physical cores)")->capture_default_str();
     app->add_option("--parallel", a->parallel, "Sequences generated together (0: 8, or fewer when fewer requests)")
         ->capture_default_str();
+    app->add_flag("--no-prefix-reuse", a->no_prefix_reuse,
+                  "Compute every prompt in full, even the prefix it shares with another request");
     auto* resume = app->add_flag("--resume", a->resume, "Skip the ids the output file already has (the default)");
     app->add_flag("--no-resume", a->no_resume, "Overwrite the output file instead")->excludes(resume);
     app->add_option("--shard", a->shard, "K/N: only the lines whose index modulo N is K");

@@ -5,6 +5,7 @@
 
 #include <limits>
 
+#include "cmd/openai_batch.h"
 #include "cmd/options.h"
 #include "engine/error.h"
 
@@ -34,7 +35,9 @@ Int integer(const json& v, const std::string& key) {
     return static_cast<Int>(i);
 }
 
-void apply_override(const std::string& key, const json& v, BatchLine& out) {
+}  // namespace
+
+void apply_generation_field(const std::string& key, const json& v, BatchLine& out) {
     GenerationParams& g = out.params;
     SamplerParams& s = g.sampler;
     if (key == "n_predict") g.n_predict = integer<int>(v, key);
@@ -67,11 +70,23 @@ void apply_override(const std::string& key, const json& v, BatchLine& out) {
     } else throw Error("unknown field \"" + key + "\"");
 }
 
-}  // namespace
+void apply_response_format(const nlohmann::ordered_json& rf, BatchLine& out) {
+    // {"type": "json_object"} or {"type": "json_schema", "json_schema": {"schema": ...}}.
+    const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
+    if (type == "json_object") out.json_schema = {{"type", "object"}};
+    else if (type == "json_schema") {
+        if (!rf.contains("json_schema") || !rf["json_schema"].is_object() || !rf["json_schema"].contains("schema"))
+            throw Error("\"response_format\": json_schema needs {\"json_schema\": {\"schema\": ...}}");
+        out.json_schema = rf["json_schema"]["schema"];
+    } else if (type != "text") throw Error("\"response_format\" type must be text, json_object or json_schema");
+}
 
 void parse_batch_line(std::string_view line, size_t line_no, bool plain, const GenerationParams& defaults,
                       BatchLine& out) {
+    out.format = LineFormat::kiln;
     out.id = line_no;
+    out.model.clear();
+    out.n_choices = 1;
     out.params = defaults;
     out.seeded = false;
     out.messages = nullptr;
@@ -85,6 +100,14 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
     const json j = json::parse(line, nullptr, false);
     if (j.is_discarded()) throw Error("not valid JSON");
     if (!j.is_object()) throw Error("not a JSON object");
+    if (is_openai_line(j)) {
+        // Known as OpenAI's before anything can fail, so that an error line takes its shape.
+        out.format = LineFormat::completion;
+        if (j.contains("custom_id") && j["custom_id"].is_string()) out.id = j["custom_id"];
+        parse_openai_line(nlohmann::ordered_json::parse(line), out);
+        validate_generation(out.params);
+        return;
+    }
     if (const auto id = j.find("id"); id != j.end()) {
         if (!id->is_string() && !id->is_number_integer()) throw Error("\"id\" must be a string or an integer");
         out.id = *id;
@@ -124,21 +147,12 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
         } else if (o.contains("json_schema")) {
             out.json_schema = o["json_schema"];
         } else {
-            // OpenAI: {"type": "json_object"} or {"type": "json_schema", "json_schema": {"schema": ...}}.
-            const auto& rf = o["response_format"];
-            const std::string type = rf.is_object() && rf.contains("type") && rf["type"].is_string() ? rf["type"].get<std::string>() : "";
-            if (type == "json_object") out.json_schema = {{"type", "object"}};
-            else if (type == "json_schema") {
-                if (!rf.contains("json_schema") || !rf["json_schema"].is_object() || !rf["json_schema"].contains("schema"))
-                    throw Error("\"response_format\": json_schema needs {\"json_schema\": {\"schema\": ...}}");
-                out.json_schema = rf["json_schema"]["schema"];
-            } else if (type == "text") {
-            } else throw Error("\"response_format\" type must be text, json_object or json_schema");
+            apply_response_format(o["response_format"], out);
         }
     }
     static const std::set<std::string> own = {"id", "prompt", "messages", "chat_template_kwargs", "grammar", "json_schema", "response_format"};
     for (const auto& [key, value] : j.items())
-        if (!own.count(key)) apply_override(key, value, out);
+        if (!own.count(key)) apply_generation_field(key, value, out);
     validate_generation(out.params);
 }
 

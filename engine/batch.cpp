@@ -1,5 +1,6 @@
 #include "engine/batch.h"
 
+#include <algorithm>
 #include <chrono>
 #include <exception>
 
@@ -14,16 +15,23 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
+size_t common_prefix(std::span<const Token> a, std::span<const Token> b) {
+    const size_t n = std::min(a.size(), b.size());
+    return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + static_cast<long>(n), b.begin()).first - a.begin());
+}
+
 }  // namespace
 
 struct BatchRunner::Slot {
     Slot(const ModelConfig& config, size_t n_ctx, DType cache_type, size_t n_batch) : cache(config, n_ctx, cache_type, n_batch) {}
 
     KvCache cache;
+    std::vector<Token> held;  // the tokens whose rows the cache holds, positions 0 on
     std::optional<BatchRequest> request;
     std::unique_ptr<Sampler> sampler;
     std::unique_ptr<Generation> generation;
     size_t n_past = 0;  // tokens in the cache
+    size_t computed = 0;  // of the prompt, tokens this slot computed itself
     Token next = 0;     // the token to evaluate when the prompt is done
     Clock::time_point admitted, prefilled;
 
@@ -57,6 +65,36 @@ size_t BatchRunner::kv_bytes() const {
     return options_.n_parallel * KvCache::bytes(model_.config(), options_.n_ctx, options_.cache_type, options_.n_batch);
 }
 
+bool BatchRunner::reuse_prefix(Slot& s) {
+    const std::vector<Token>& prompt = s.request->prompt;
+    const size_t wanted = prompt.size() - 1;  // the last prompt token is computed: its logits are needed
+    for (const auto& other : slots_) {
+        const Slot& t = *other;
+        if (&t == &s || s.n_past >= wanted) continue;
+        const size_t n = std::min({common_prefix(prompt, t.held), t.cache.intact_prefix(t.held.size()), wanted});
+        if (n <= s.n_past) continue;
+        s.cache.copy_rows(t.cache, s.n_past, n);
+        stats_.prompt_tokens_reused += n - s.n_past;
+        s.held.insert(s.held.end(), prompt.begin() + static_cast<long>(s.n_past), prompt.begin() + static_cast<long>(n));
+        s.n_past = n;
+    }
+    // Wait for a slot ahead on the same tokens (or level with it and listed first), so that
+    // a wave of requests sharing a system prompt computes it once; the slot furthest ahead
+    // never waits, so every pass makes progress.
+    bool behind = false;
+    for (const auto& other : slots_) {
+        const Slot& t = *other;
+        if (&t == &s) {
+            behind = true;  // slots listed before s win ties
+            continue;
+        }
+        if (!t.request || !t.prefilling()) continue;
+        const bool ahead = t.n_past > s.n_past || (t.n_past == s.n_past && !behind);
+        if (ahead && t.n_past < std::min(common_prefix(prompt, t.request->prompt), wanted)) return true;
+    }
+    return false;
+}
+
 void BatchRunner::run(const Source& next, const Sink& done, const StepHook& after_step) {
     const size_t n_vocab = model_.config().n_vocab;
     bool source_open = true;
@@ -79,7 +117,14 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
             slot->sampler = std::make_unique<Sampler>(slot->request->params.sampler, n_vocab);
             slot->generation = std::make_unique<Generation>(model_.tokenizer(), slot->request->params, *slot->sampler,
                                                             slot->request->prompt, [](std::string_view, float) {});
-            slot->n_past = 0;
+            // Its own cache may still hold a prefix of this prompt from the previous request.
+            const std::vector<Token>& prompt = slot->request->prompt;
+            slot->n_past = options_.prefix_reuse ? std::min({common_prefix(prompt, slot->held),
+                                                             slot->cache.intact_prefix(slot->held.size()), prompt.size() - 1})
+                                                 : 0;
+            slot->held.resize(slot->n_past);
+            slot->computed = 0;
+            stats_.prompt_tokens_reused += slot->n_past;
             slot->admitted = Clock::now();
         }
 
@@ -95,6 +140,7 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
             }
         for (auto& slot : slots_)
             if (slot->request && slot->prefilling() && budget > 0) {
+                if (options_.prefix_reuse && reuse_prefix(*slot)) continue;
                 const std::vector<Token>& prompt = slot->request->prompt;
                 const size_t n = std::min(budget, prompt.size() - slot->n_past);
                 const bool last = slot->n_past + n == prompt.size();
@@ -102,6 +148,8 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
                                 last ? Logits::last : Logits::none});
                 owners.push_back(slot.get());
                 budget -= n;
+                stats_.prompt_tokens_computed += n;
+                slot->computed += n;
             }
         if (runs.empty()) return;
 
@@ -134,6 +182,7 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
         for (size_t i = 0; i < runs.size(); ++i) {
             Slot& slot = *owners[i];
             slot.n_past += runs[i].tokens.size();
+            slot.held.insert(slot.held.end(), runs[i].tokens.begin(), runs[i].tokens.end());
             if (rows[i] == kNoRow) continue;
             const auto now = Clock::now();
             if (runs[i].tokens.data() != &slot.next) slot.prefilled = now;
@@ -143,6 +192,7 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
                 continue;
             }
             GenerationResult result = std::move(slot.generation->result());
+            result.prompt_tokens_computed = slot.computed;
             result.prompt_seconds = seconds_between(slot.admitted, slot.prefilled);
             result.generation_seconds = seconds_between(slot.prefilled, Clock::now());
             const BatchRequest request = std::move(*slot.request);

@@ -40,7 +40,7 @@ std::optional<DType> parse_cache_type(std::string_view name) {
 const char* cache_type_name(DType type) { return type_info(static_cast<uint32_t>(type))->name; }
 
 KvCache::KvCache(const ModelConfig& config, size_t n_ctx, DType type, size_t n_batch)
-    : n_ctx_(n_ctx), n_batch_(std::min(n_batch, n_ctx)), type_(checked_cache_type(config, type)),
+    : n_ctx_(n_ctx), n_batch_(std::min(n_batch, n_ctx)), n_kv_head_(config.n_kv_head), type_(checked_cache_type(config, type)),
       head_bytes_(cache_head_bytes(config, type)), positions_(layer_positions(config, n_ctx, n_batch_)) {
     size_t total = 0;
     for (size_t p : positions_) {
@@ -55,6 +55,24 @@ size_t KvCache::bytes(const ModelConfig& config, size_t n_ctx, DType type, size_
     size_t positions = 0;
     for (size_t p : layer_positions(config, n_ctx, std::min(n_batch, n_ctx))) positions += p;
     return 2 * config.n_kv_head * positions * cache_head_bytes(config, type);
+}
+
+size_t KvCache::intact_prefix(size_t written) const {
+    for (size_t p : positions_)
+        if (written > p) return 0;
+    return written;
+}
+
+void KvCache::copy_rows(const KvCache& from, size_t begin, size_t end) {
+    if (from.type_ != type_ || from.positions_ != positions_ || from.head_bytes_ != head_bytes_ || begin > end ||
+        intact_prefix(end) != end)
+        throw Error("KV rows copied between caches of different shapes");
+    for (size_t l = 0; l < positions_.size(); ++l)
+        for (size_t h = 0; h < n_kv_head_; ++h) {
+            const size_t at = offsets_[l] + h * head_stride(l) + begin * head_bytes_, n = (end - begin) * head_bytes_;
+            std::copy_n(from.k_.data() + at, n, k_.data() + at);
+            std::copy_n(from.v_.data() + at, n, v_.data() + at);
+        }
 }
 
 std::string sliding_window_summary(const ModelConfig& config, size_t n_ctx, size_t n_batch) {

@@ -36,13 +36,21 @@ public:
     uint8_t* k(size_t layer) { return k_.data() + offsets_[layer]; }
     uint8_t* v(size_t layer) { return v_.data() + offsets_[layer]; }
 
+    // After positions [0, written) were written, how many leading positions still hold their
+    // rows: all of them, unless a sliding-window ring has wrapped (then none).
+    size_t intact_prefix(size_t written) const;
+    // The rows of positions [begin, end) from another cache of the same shape, as if they had
+    // been computed here: a row depends only on the tokens up to its position, so a prefix
+    // two sequences share is computed once. The caller checks from.intact_prefix().
+    void copy_rows(const KvCache& from, size_t begin, size_t end);
+
     // Bytes of a cache of this type for n_ctx positions and passes of up to n_batch tokens.
     static size_t bytes(const ModelConfig& config, size_t n_ctx, DType type, size_t n_batch);
     // The same were every layer to hold the whole context.
     static size_t bytes_full(const ModelConfig& config, size_t n_ctx, DType type);
 
 private:
-    size_t n_ctx_, n_batch_;
+    size_t n_ctx_, n_batch_, n_kv_head_;
     DType type_;
     size_t head_bytes_;
     std::vector<size_t> positions_, offsets_;  // per layer

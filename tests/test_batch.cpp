@@ -148,6 +148,193 @@ TEST_CASE("every batch result is what kiln run gives for that request", "[batch]
     }
 }
 
+TEST_CASE("requests sharing a prompt prefix compute it once and give the same results", "[batch]") {
+    // 24 requests behind one system text, some twice the same; gemma3-tiny's sliding window
+    // of 16 is shorter than the prefix, so its rings only copy what they still hold.
+    const std::string system = "Once upon a time there was a little dog named Max who lived in a big house with a garden. ";
+    const char* const questions[] = {"He liked", "One day", "The sun", "Max saw", "Lily and Ben"};
+    std::vector<json> requests;
+    for (int i = 0; i < 24; ++i) {
+        json r = {{"id", i}, {"prompt", system + questions[i % 5]}, {"n_predict", 12 + i % 7}};
+        if (i % 2) r["temp"] = 0.9;
+        requests.push_back(r);
+    }
+    const std::string in = temp_dir() + "/shared-prefix.jsonl";
+    write_file(in, jsonl(requests));
+    for (const std::string& model : {model_path("stories260K.gguf"), generated_model("gemma3-tiny", "f16")}) {
+        INFO(model);
+        std::map<std::string, json> results[2];
+        size_t reused[2] = {0, 0}, computed[2] = {0, 0};
+        for (int reuse = 0; reuse < 2; ++reuse) {
+            const std::string out = temp_dir() + "/shared-prefix-" + std::to_string(reuse) + ".jsonl";
+            std::vector<std::string> args = {"batch", "-m", model, "-i", in, "-o", out, "-c", "256", "--seed", "3",
+                                             "--parallel", "6", "--no-resume"};
+            if (!reuse) args.push_back("--no-prefix-reuse");
+            const Result r = run_kiln(args);
+            INFO(r.err);
+            REQUIRE(r.status == 0);
+            const size_t at = r.err.find("prompt tokens: ");
+            REQUIRE(at != std::string::npos);
+            REQUIRE(std::sscanf(r.err.c_str() + at, "prompt tokens: %zu computed, %zu reused", &computed[reuse], &reused[reuse]) == 2);
+            results[reuse] = by_id(parse_jsonl(read_file(out)));
+            REQUIRE(results[reuse].size() == requests.size());
+        }
+        CHECK(reused[0] == 0);
+        CHECK(reused[1] > 0);
+        CHECK(computed[1] + reused[1] == computed[0]);
+        for (const auto& [id, j] : results[0]) {
+            INFO(id);
+            CHECK(results[1].at(id)["text"] == j["text"]);
+            CHECK(results[1].at(id)["finish_reason"] == j["finish_reason"]);
+        }
+        if (model.find("stories") != std::string::npos) CHECK(computed[1] * 3 < computed[0]);
+    }
+    // And request 1 is what kiln run gives.
+    const std::string seed = std::to_string(by_id(parse_jsonl(read_file(temp_dir() + "/shared-prefix-1.jsonl"))).at("1")["seed"].get<uint64_t>());
+    const Result run = run_kiln({"run", "-m", generated_model("gemma3-tiny", "f16"), "-p", requests[1]["prompt"], "-c", "256",
+                                 "--json", "-q", "--seed", seed, "-n", "13", "--temp", "0.9"});
+    REQUIRE(run.status == 0);
+    CHECK(json::parse(run.out)["text"] == by_id(parse_jsonl(read_file(temp_dir() + "/shared-prefix-1.jsonl"))).at("1")["text"]);
+}
+
+TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run gives", "[batch][openai]") {
+    const auto line = [](const std::string& id, const std::string& url, json body) {
+        return json{{"custom_id", id}, {"method", "POST"}, {"url", url}, {"body", body}}.dump() + "\n";
+    };
+    const json schema = {{"type", "object"},
+                         {"properties", {{"name", {{"type", "string"}, {"maxLength", 8}}}, {"age", {{"type", "integer"}}}}},
+                         {"required", {"name", "age"}}};
+    std::string input;
+    input += line("chat", "/v1/chat/completions",
+                  {{"model", "stories260K"}, {"messages", {{{"role", "user"}, {"content", "Hi there"}}}}, {"max_tokens", 12},
+                   {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}});
+    input += line("two", "/v1/completions",
+                  {{"prompt", "Once upon a time"}, {"max_tokens", 16}, {"n", 2}, {"temperature", 1.5}, {"seed", 11},
+                   {"logprobs", 3}, {"stop", {"."}}});
+    input += line("schema", "/v1/chat/completions",
+                  {{"messages", {{{"role", "user"}, {"content", "Who?"}}}}, {"max_completion_tokens", 60}, {"seed", 4},
+                   {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "p"}, {"schema", schema}}}}}});
+    input += line("plain", "/v1/completions", {{"prompt", "The dog"}, {"max_tokens", 10}, {"top_k", 5}});
+    input += "{\"custom_id\": \"broken\", \"body\": \n";
+    input += line("plain", "/v1/completions", {{"prompt", "again"}});
+    input += line("embed", "/v1/embeddings", {{"input", "x"}});
+    input += line("odd", "/v1/completions", {{"prompt", "x"}, {"logit_bias", json::object()}});
+    input += line("long", "/v1/completions", {{"prompt", std::string(200, 'a') + " the end"}});
+    input += line("many", "/v1/completions", {{"prompt", "x"}, {"n", 129}});
+    const std::string in = temp_dir() + "/openai.jsonl", out = temp_dir() + "/openai-out.jsonl";
+    write_file(in, input);
+    const std::vector<std::string> common = {"-m", model_path("stories260K.gguf"), "-c", "64", "--chat-template", "chatml"};
+    std::vector<std::string> args = {"batch", "-i", in, "-o", out, "--no-resume", "--seed", "9", "--parallel", "4"};
+    args.insert(args.end(), common.begin(), common.end());
+    const Result r = run_kiln(args);
+    INFO(r.err);
+    CHECK(r.status == 3);
+    CHECK(r.err.find("6 failed") != std::string::npos);
+    std::map<std::string, json> got;
+    std::set<size_t> line_numbers;
+    for (const json& j : parse_jsonl(read_file(out))) {
+        INFO(j.dump());
+        // Every line: OpenAI's keys, a response or an error, never both.
+        REQUIRE(j.contains("id"));
+        CHECK(j["id"].get<std::string>().rfind("batch_req_", 0) == 0);
+        REQUIRE(j.contains("custom_id"));
+        REQUIRE(j.contains("response"));
+        REQUIRE(j.contains("error"));
+        CHECK(j["response"].is_null() != j["error"].is_null());
+        line_numbers.insert(j["line"].get<size_t>());
+        if (j["error"].is_object()) {
+            CHECK(j["error"]["code"].is_string());
+            CHECK(j["error"]["message"].is_string());
+        } else {
+            const json& resp = j["response"];
+            CHECK(resp["status_code"] == 200);
+            CHECK(resp["request_id"].is_string());
+            const json& body = resp["body"];
+            for (const char* key : {"id", "object", "created", "model", "choices", "usage"}) CHECK(body.contains(key));
+            size_t completion = 0;
+            for (size_t c = 0; c < body["choices"].size(); ++c) {
+                const json& ch = body["choices"][c];
+                CHECK(ch["index"] == c);
+                CHECK((ch["finish_reason"] == "stop" || ch["finish_reason"] == "length"));
+                CHECK(ch.contains("logprobs"));
+                completion += ch["logprobs"].is_null() ? 0 : ch["logprobs"].contains("content") ? ch["logprobs"]["content"].size() : ch["logprobs"]["tokens"].size();
+            }
+            const json& u = body["usage"];
+            CHECK(u["total_tokens"] == u["prompt_tokens"].get<size_t>() + u["completion_tokens"].get<size_t>());
+            if (completion > 0) CHECK(u["completion_tokens"] == completion);
+        }
+        const std::string key = j["custom_id"].is_string() ? j["custom_id"].get<std::string>() : "line " + j["line"].dump();
+        const bool repeated = j["error"].is_object() && j["error"]["code"] == "duplicate_custom_id";
+        got[repeated ? key + " again" : key] = j;
+    }
+    CHECK(line_numbers.size() == 10);
+    const auto error = [&](const std::string& key) { return got.at(key)["error"]; };
+    CHECK(error("line 5")["code"] == "invalid_json");
+    CHECK(error("plain again")["code"] == "duplicate_custom_id");
+    CHECK(error("embed")["message"] == "\"url\" must be \"/v1/chat/completions\" or \"/v1/completions\"");
+    CHECK(error("odd")["message"] == "body: unknown field \"logit_bias\"");
+    CHECK(error("long")["code"] == "context_length_exceeded");
+    CHECK(error("many")["message"] == "body: \"n\" must be an integer from 1 to 128");
+
+    // Each choice is kiln run of the same request with the choice's seed.
+    const auto run = [&](std::vector<std::string> flags, const json& choice) {
+        const bool chat = std::find(flags.begin(), flags.end(), "--chat") != flags.end();
+        flags.insert(flags.begin(), "run");
+        flags.insert(flags.end(), common.begin(), common.end() - (chat ? 0 : 2));  // the template: for chats
+        flags.insert(flags.end(), {"--json", "-q", "--seed", std::to_string(choice["seed"].get<uint64_t>())});
+        const Result r = run_kiln(flags);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        return json::parse(r.out);
+    };
+    const json& chat = got.at("chat")["response"]["body"];
+    CHECK(chat["object"] == "chat.completion");
+    CHECK(chat["model"] == "stories260K");
+    REQUIRE(chat["choices"].size() == 1);
+    const json want_chat = run({"--chat", "-p", "Hi there", "-n", "12", "--temp", "0", "--logprobs", "2"}, chat["choices"][0]);
+    CHECK(chat["choices"][0]["message"]["role"] == "assistant");
+    CHECK(chat["choices"][0]["message"]["content"] == want_chat["content"]);
+    CHECK(chat["usage"]["prompt_tokens"] == want_chat["prompt_tokens"]);
+    const json& content = chat["choices"][0]["logprobs"]["content"];
+    REQUIRE(content.size() == want_chat["tokens"].size());
+    for (size_t t = 0; t < content.size(); ++t) {
+        CHECK(content[t]["logprob"] == want_chat["tokens"][t]["logprob"]);
+        CHECK(content[t]["token"] == want_chat["tokens"][t]["piece"]);
+        CHECK(content[t]["top_logprobs"].size() == 2);
+        CHECK(content[t]["bytes"].size() == want_chat["tokens"][t]["piece"].get<std::string>().size());
+    }
+
+    const json& two = got.at("two")["response"]["body"];
+    CHECK(two["object"] == "text_completion");
+    REQUIRE(two["choices"].size() == 2);
+    CHECK(two["choices"][0]["seed"] == 11);
+    CHECK(two["choices"][1]["seed"] == 12);
+    CHECK(two["choices"][0]["text"] != two["choices"][1]["text"]);
+    size_t completion_tokens = 0;
+    for (const json& ch : two["choices"]) {
+        const json want = run({"-p", "Once upon a time", "-n", "16", "--temp", "1.5", "--stop", ".", "--logprobs", "3"}, ch);
+        CHECK(ch["text"] == want["text"]);
+        CHECK(ch["finish_reason"] == (want["finish_reason"] == "length" ? "length" : "stop"));
+        const json& lp = ch["logprobs"];
+        REQUIRE(lp["tokens"].size() == want["tokens"].size());
+        for (size_t t = 0; t < lp["tokens"].size(); ++t) {
+            CHECK(lp["token_logprobs"][t] == want["tokens"][t]["logprob"]);
+            CHECK(lp["top_logprobs"][t].size() <= 3);
+        }
+        completion_tokens += want["completion_tokens"].get<size_t>();
+    }
+    CHECK(two["usage"]["completion_tokens"] == completion_tokens);
+
+    const json& schema_choice = got.at("schema")["response"]["body"]["choices"][0];
+    const json want_schema = run({"--chat", "-p", "Who?", "-n", "60", "--json-schema", schema.dump()}, schema_choice);
+    CHECK(schema_choice["message"]["content"] == want_schema["content"]);
+    CHECK(schema_choice["logprobs"].is_null());
+    if (schema_choice["finish_reason"] == "stop") CHECK(json::parse(schema_choice["message"]["content"].get<std::string>()).contains("age"));
+
+    const json& plain = got.at("plain")["response"]["body"]["choices"][0];
+    CHECK(plain["text"] == run({"-p", "The dog", "-n", "10", "--top-k", "5"}, plain)["text"]);
+}
+
 TEST_CASE("a killed batch resumes where it stopped and ends as an uninterrupted one", "[batch]") {
     std::vector<json> requests;
     for (int i = 0; i < 40; ++i) requests.push_back({{"prompt", kStarts[i % 8]}, {"n_predict", 200}, {"ignore_eos", true}});
@@ -194,6 +381,55 @@ TEST_CASE("a killed batch resumes where it stopped and ends as an uninterrupted 
     const auto all = by_id(parse_jsonl(read_file(partial)));
     CHECK(all.size() == 40);
     for (const auto& [id, j] : expected) CHECK(all.at(id)["text"] == j["text"]);
+}
+
+TEST_CASE("a killed batch of OpenAI lines resumes on custom_id and loses nothing", "[batch][openai]") {
+    std::string input;
+    for (int i = 0; i < 30; ++i)
+        input += json{{"custom_id", "r" + std::to_string(i)},
+                      {"method", "POST"},
+                      {"url", "/v1/completions"},
+                      {"body", {{"prompt", kStarts[i % 8]}, {"max_tokens", 150}, {"ignore_eos", true}, {"n", 1 + i % 2}}}}
+                     .dump() +
+                 "\n";
+    input += "not json\n";
+    const std::string in = temp_dir() + "/openai-long.jsonl";
+    write_file(in, input);
+    const std::vector<std::string> flags = {"--parallel", "2", "-t", "1"};
+    // custom_id (or the line, for the one without) -> the texts of its choices, or its error code.
+    const auto outcome = [](const std::string& path) {
+        std::map<std::string, std::string> m;
+        for (const json& j : parse_jsonl(read_file(path))) {
+            const std::string key = j["custom_id"].is_null() ? "line " + j["line"].dump() : j["custom_id"].get<std::string>();
+            CHECK(m.count(key) == 0);
+            std::string& v = m[key];
+            if (j["error"].is_object()) v = j["error"]["code"];
+            else
+                for (const json& c : j["response"]["body"]["choices"]) v += c["text"].get<std::string>() + "|";
+        }
+        return m;
+    };
+    const std::string whole = temp_dir() + "/openai-long-whole.jsonl";
+    REQUIRE(run_kiln(batch_args(in, whole, flags)).status == 3);
+    const auto expected = outcome(whole);
+    REQUIRE(expected.size() == 31);
+    CHECK(expected.at("line 31") == "invalid_json");
+
+    const std::string out = temp_dir() + "/openai-long-killed.jsonl";
+    const Result killed = run_kiln_killed(batch_args(in, out, flags), [&] {
+        std::ifstream f(out);
+        return std::count(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>(), '\n') >= 6;
+    });
+    CHECK(killed.signal == SIGKILL);
+    CHECK(parse_jsonl(read_file(out)).size() < 31);
+    const Result resumed = run_kiln(batch_args(in, out, flags));
+    INFO(resumed.err);
+    CHECK(resumed.status == 3);
+    CHECK(resumed.err.find("resuming") != std::string::npos);
+    CHECK(outcome(out) == expected);
+    // Once more: everything is done, nothing is added.
+    REQUIRE(run_kiln(batch_args(in, out, flags)).status == 0);
+    CHECK(outcome(out) == expected);
 }
 
 TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") {
