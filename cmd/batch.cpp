@@ -25,6 +25,7 @@
 #include "cmd/commands.h"
 #include "cmd/openai_batch.h"
 #include "cmd/options.h"
+#include "cmd/shard.h"
 #include "engine/batch.h"
 #include "engine/conversation.h"
 #include "engine/error.h"
@@ -54,29 +55,8 @@ struct BatchArgs {
     bool resume = false;  // the default; the flag only says so
     bool no_resume = false;
     std::string shard;
+    size_t shard_count = 0;
 };
-
-struct Shard {
-    size_t k = 0, n = 1;
-};
-
-Shard parse_shard(const std::string& s) {
-    if (s.empty()) return {};
-    const size_t slash = s.find('/');
-    Shard shard;
-    try {
-        size_t used = 0;
-        shard.k = std::stoul(s.substr(0, slash), &used);
-        if (used != slash) throw std::invalid_argument(s);
-        shard.n = std::stoul(s.substr(slash + 1), &used);
-        if (used != s.size() - slash - 1) throw std::invalid_argument(s);
-    } catch (const std::exception&) {
-        throw Error("--shard must be K/N, for example 0/4");
-    }
-    if (slash == std::string::npos || shard.n == 0 || shard.k >= shard.n)
-        throw Error("--shard must be K/N with 0 <= K < N, for example 0/4");
-    return shard;
-}
 
 std::string read_all(const std::string& path) {
     if (path == "-") return {std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
@@ -257,7 +237,13 @@ uint64_t derived_seed(uint64_t batch_seed, const std::string& id) {
 
 int batch(BatchArgs a) {
     if (a.threads < 0) throw Error("-t/--threads must be positive (0: physical cores)");
-    const Shard shard = parse_shard(a.shard);
+    const Shard shard = parse_shard(a.shard, a.shard_count, process_environment());
+    if (shard.n > 1) {
+        if (a.shard == "auto" && a.output != "-" && a.output.find("{shard}") == std::string::npos)
+            throw Error("--shard auto found " + std::to_string(shard.n) + " shards: -o needs {shard} so that each writes a file of its own");
+        a.output = shard_path(a.output, shard);
+        spdlog::info("shard {} of {} ({}), writing {}", shard.k, shard.n, shard.source, a.output);
+    }
     validate_generation(a.gen);
     const DType kv_type = cache_type(a.cache_type);
     const uint64_t batch_seed = a.seed ? *a.seed : random_seed();
@@ -498,7 +484,10 @@ Command add_batch_command(CLI::App& parent) {
                   "Compute every prompt in full, even the prefix it shares with another request");
     auto* resume = app->add_flag("--resume", a->resume, "Skip the ids the output file already has (the default)");
     app->add_flag("--no-resume", a->no_resume, "Overwrite the output file instead")->excludes(resume);
-    app->add_option("--shard", a->shard, "K/N: only the lines whose index modulo N is K");
+    app->add_option("--shard", a->shard,
+                    "K/N: only the lines whose index modulo N is K; auto: K and N from Slurm, MPI or Kubernetes "
+                    "(docs/scale-out.md). {shard} in -o becomes K");
+    app->add_option("--shard-count", a->shard_count, "With --shard auto on a Kubernetes Indexed Job: its completions");
     add_chat_template_options(*app, a->chat_template);
     add_grammar_options(*app, a->grammar);
     return {app, [a] { return batch(*a); }};

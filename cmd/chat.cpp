@@ -37,6 +37,7 @@ struct ChatArgs {
     std::string reasoning = "show";
     bool jsonl = false;
     GrammarArgs grammar;
+    std::string prompt_cache;
 };
 
 std::atomic<bool> g_stop_reply{false};
@@ -57,7 +58,7 @@ constexpr const char* kHelp =
 
 class ChatLoop {
 public:
-    ChatLoop(const ChatArgs& a, Conversation& conv, size_t n_ctx) : a_(a), conv_(conv) {
+    ChatLoop(const ChatArgs& a, Session& session, Conversation& conv, size_t n_ctx) : a_(a), session_(session), conv_(conv) {
         // Room kept for a reply: -n tokens, at most half the context (a quarter for -n -1).
         reserve_ = a.gen.n_predict > 0 ? std::min<size_t>(static_cast<size_t>(a.gen.n_predict), n_ctx / 2) : n_ctx / 4;
     }
@@ -76,8 +77,12 @@ public:
             if (!stream || (reasoning && a_.reasoning == "hide")) return;
             write_stdout(reasoning && dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
         };
+        // --prompt-cache: the first turn (often a long system message) loads what the file has of
+        // it; every turn saves what the cache then holds.
+        if (conv_.held().empty()) conv_.adopt(prompt, load_prompt_cache_for(a_.prompt_cache, session_, prompt.tokens));
         const GenerationResult r =
             conv_.respond(prompt, a_.gen, [&](std::string_view piece, float) { splitter.push(piece, shown); }, &g_stop_reply);
+        save_prompt_cache_for(a_.prompt_cache, session_, conv_.held(), {});
         splitter.flush(shown);
         const double n_gen = static_cast<double>(r.tokens.size());
         spdlog::info("prompt {} tokens ({} new), {:.1f} t/s | generated {} tokens, {:.1f} t/s | {}", r.prompt_tokens,
@@ -116,6 +121,7 @@ public:
 
 private:
     const ChatArgs& a_;
+    Session& session_;
     Conversation& conv_;
     size_t reserve_;
 };
@@ -158,7 +164,7 @@ int chat(ChatArgs a) {
     Conversation conv(session, tmpl, chat_template_kwargs(a.chat_template), chat_time(a.chat_template));
     if (!a.messages.empty()) conv.set_messages(read_messages(a.messages));
     if (!a.system.empty()) conv.set_system(a.system);
-    ChatLoop loop(a, conv, so.n_ctx);
+    ChatLoop loop(a, session, conv, so.n_ctx);
     spdlog::info("seed {}", a.gen.sampler.seed);
 
     struct sigaction sa {};
@@ -231,6 +237,7 @@ Command add_chat_command(CLI::App& parent) {
     add_cache_type_option(*app, a->cache_type);
     app->add_option("--system-prompt", a->system, "The system message (also -sys)");
     app->add_option("--messages", a->messages, "A JSON file of messages to continue (as /save writes)");
+    add_prompt_cache_option(*app, a->prompt_cache);
     add_chat_template_options(*app, a->chat_template);
     app->add_option("--reasoning", a->reasoning, "show (dimmed on a terminal) or hide the reasoning between <think> and </think>")
         ->capture_default_str();

@@ -14,6 +14,7 @@
 #include "engine/constraint.h"
 #include "engine/error.h"
 #include "engine/machine.h"
+#include "engine/prompt_cache.h"
 
 namespace kiln::cli {
 
@@ -186,6 +187,34 @@ void validate_generation(const GenerationParams& gen) {
 
 void resolve_context(GenerationParams& gen, size_t n_ctx) {
     if (gen.sampler.repeat_last_n == -1) gen.sampler.repeat_last_n = static_cast<int>(n_ctx);
+}
+
+void add_prompt_cache_option(CLI::App& app, std::string& path) {
+    app.add_option("--prompt-cache", path,
+                   "A file of the KV cache after the prompt: loaded when the prompt starts with its tokens, saved after");
+}
+
+size_t load_prompt_cache_for(const std::string& path, Session& session, std::span<const Token> prompt) {
+    if (path.empty()) return 0;
+    PromptCacheLoad l;
+    try {
+        l = load_prompt_cache(path, session, prompt);
+    } catch (const Error& e) {
+        session.clear();
+        l = {0, path + ": " + e.what(), true};
+    }
+    if (l.damaged) spdlog::error("{}; computing the prompt instead", l.problem);
+    else if (!l.problem.empty()) spdlog::warn("{}; computing the prompt instead", l.problem);
+    else if (l.n_tokens > 0) spdlog::info("prompt cache: {} of the prompt's {} tokens loaded from {}", l.n_tokens, prompt.size(), path);
+    return l.n_tokens;
+}
+
+void save_prompt_cache_for(const std::string& path, const Session& session, std::span<const Token> prompt,
+                           const std::vector<GeneratedToken>& generated) {
+    if (path.empty()) return;
+    std::vector<Token> tokens(prompt.begin(), prompt.end());
+    for (const GeneratedToken& t : generated) tokens.push_back(t.id);
+    if (const std::string problem = save_prompt_cache(path, session, tokens); !problem.empty()) spdlog::warn("{}", problem);
 }
 
 uint64_t random_seed() { return std::random_device{}() * (uint64_t{1} << 32) + std::random_device{}(); }

@@ -90,6 +90,15 @@ void resolve_context(GenerationParams& gen, size_t n_ctx);
 
 uint64_t random_seed();
 
+// --prompt-cache FILE (run, chat).
+void add_prompt_cache_option(CLI::App& app, std::string& path);
+// Loads what the file holds of the prompt into the session (logging what it used, or why it
+// used none) and returns the count, for generate()'s `cached`. Nothing when path is empty.
+size_t load_prompt_cache_for(const std::string& path, Session& session, std::span<const Token> prompt);
+// Saves the session's rows of the prompt and generated tokens; a failure is a warning.
+void save_prompt_cache_for(const std::string& path, const Session& session, std::span<const Token> prompt,
+                           const std::vector<GeneratedToken>& generated);
+
 // The generated tokens with their log-probabilities (and alternatives, when asked) as JSON.
 nlohmann::json tokens_json(const Tokenizer& tok, const std::vector<GeneratedToken>& tokens);
 

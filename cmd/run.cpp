@@ -40,6 +40,7 @@ struct RunArgs {
     ChatTemplateArgs chat_template;
     std::string reasoning = "show";
     GrammarArgs grammar;
+    std::string prompt_cache;
 };
 
 // Ctrl-C: the first asks generation to stop after the current token, the second exits now.
@@ -158,7 +159,12 @@ int run(RunArgs a) {
         write_stdout(dim ? "\x1b[2m" + std::string(piece) + "\x1b[0m" : std::string(piece));
     };
     const TextSink sink = !a.chat ? raw : TextSink([&](std::string_view piece, float) { splitter.push(piece, reasoned); });
-    const GenerationResult r = generate(session, prompt, a.gen, sink, &g_interrupted);
+    const auto t_cache = std::chrono::steady_clock::now();
+    const size_t cached = load_prompt_cache_for(a.prompt_cache, session, prompt);
+    const double cache_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_cache).count();
+    GenerationResult r = generate(session, prompt, a.gen, sink, &g_interrupted, cached);
+    r.prompt_seconds += cache_s;  // time to the first token counts the loading
+    save_prompt_cache_for(a.prompt_cache, session, prompt, r.tokens);
     if (a.chat) splitter.flush(reasoned);
     const SplitReply split = split_reasoning(r.text, opens_reasoning);
     if (a.json)
@@ -198,6 +204,7 @@ Command add_run_command(CLI::App& parent) {
     app->add_option("--system-prompt", a->system, "With --chat: the system message (also -sys)");
     app->add_option("--messages", a->messages, "With --chat: a JSON file of the conversation so far, -p its next user message");
     add_chat_template_options(*app, a->chat_template);
+    add_prompt_cache_option(*app, a->prompt_cache);
     app->add_option("--reasoning", a->reasoning, "With --chat: show or hide the reasoning between <think> and </think>")
         ->capture_default_str();
     add_grammar_options(*app, a->grammar);

@@ -36,6 +36,12 @@ public:
     GenerationResult respond(const Prompt& prompt, const GenerationParams& params, const TextSink& sink,
                              const std::atomic<bool>* interrupt);
 
+    // The session's cache already holds the first n tokens of the prompt (from a prompt
+    // cache file): respond() computes only the rest.
+    void adopt(const Prompt& prompt, size_t n) { cached_.assign(prompt.tokens.begin(), prompt.tokens.begin() + static_cast<long>(n)); }
+    // The tokens the session's cache holds, positions 0 on.
+    const std::vector<Token>& held() const { return cached_; }
+
     // The system message (replacing any), or none for "".
     void set_system(const std::string& text);
     void reset();  // every message but the system one

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <istream>
+#include <ostream>
 
 #include "engine/error.h"
 #include "kernels/attention.h"
@@ -73,6 +75,31 @@ void KvCache::copy_rows(const KvCache& from, size_t begin, size_t end) {
             std::copy_n(from.k_.data() + at, n, k_.data() + at);
             std::copy_n(from.v_.data() + at, n, v_.data() + at);
         }
+}
+
+void KvCache::write_rows(std::ostream& out, size_t n) const {
+    for (size_t l = 0; l < positions_.size(); ++l)
+        for (const auto* rows : {&k_, &v_})
+            for (size_t h = 0; h < n_kv_head_; ++h)
+                out.write(reinterpret_cast<const char*>(rows->data() + offsets_[l] + h * head_stride(l)),
+                          static_cast<std::streamsize>(n * head_bytes_));
+}
+
+void KvCache::read_rows(std::istream& in, size_t n, size_t stored) {
+    if (intact_prefix(n) != n || n > stored) throw Error("KV rows read past a sliding window's ring");
+    for (size_t l = 0; l < positions_.size(); ++l)
+        for (auto* rows : {&k_, &v_})
+            for (size_t h = 0; h < n_kv_head_; ++h) {
+                if (!in.read(reinterpret_cast<char*>(rows->data() + offsets_[l] + h * head_stride(l)),
+                             static_cast<std::streamsize>(n * head_bytes_)))
+                    throw Error("the KV rows end early");
+                in.seekg(static_cast<std::streamoff>((stored - n) * head_bytes_), std::ios::cur);
+            }
+}
+
+std::array<uint32_t, 4> KvCache::shape() const {
+    return {static_cast<uint32_t>(type_), static_cast<uint32_t>(positions_.size()), static_cast<uint32_t>(n_kv_head_),
+            static_cast<uint32_t>(head_bytes_)};
 }
 
 std::string sliding_window_summary(const ModelConfig& config, size_t n_ctx, size_t n_batch) {

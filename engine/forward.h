@@ -3,6 +3,8 @@
 // A token's result does not depend on what else is in the batch or how a prompt was split.
 #pragma once
 
+#include <array>
+#include <iosfwd>
 #include <optional>
 #include <span>
 #include <string>
@@ -43,6 +45,13 @@ public:
     // been computed here: a row depends only on the tokens up to its position, so a prefix
     // two sequences share is computed once. The caller checks from.intact_prefix().
     void copy_rows(const KvCache& from, size_t begin, size_t end);
+    // The rows of positions [0, n) as bytes, layer by layer, head by head, K then V (a prompt
+    // cache's payload); read_rows puts back the first n of `stored` rows so written. The caller
+    // checks intact_prefix(n) == n.
+    void write_rows(std::ostream& out, size_t n) const;
+    void read_rows(std::istream& in, size_t n, size_t stored);
+    // What a prompt cache must match: element type, layers, KV heads, bytes per head row.
+    std::array<uint32_t, 4> shape() const;
 
     // Bytes of a cache of this type for n_ctx positions and passes of up to n_batch tokens.
     static size_t bytes(const ModelConfig& config, size_t n_ctx, DType type, size_t n_batch);

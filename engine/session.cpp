@@ -48,6 +48,19 @@ size_t Session::rewind(size_t n) {
     return n_past_ = n;
 }
 
+bool Session::save(std::ostream& out) const {
+    if (cache_.intact_prefix(n_past_) != n_past_) return false;
+    cache_.write_rows(out, n_past_);
+    return true;
+}
+
+void Session::restore(std::istream& in, size_t n, size_t stored) {
+    if (n >= options_.n_ctx || n > stored) throw Error("a prompt cache of " + std::to_string(n) + " positions does not fit a context of " + std::to_string(options_.n_ctx));
+    n_past_ = 0;
+    cache_.read_rows(in, n, stored);
+    n_past_ = n;
+}
+
 std::span<const float> Session::eval(std::span<const Token> tokens, bool all_logits) {
     const ModelConfig& c = model_.config();
     if (tokens.empty()) throw Error("nothing to evaluate");

@@ -36,6 +36,13 @@ public:
     // Forgets positions n and on, so that the next eval continues at n; returns n, or 0 (all
     // forgotten) when a sliding-window layer's ring no longer holds the positions n attends to.
     size_t rewind(size_t n);
+    // The KV cache's rows of positions [0, n_past()), for a prompt cache; save() is false when
+    // a sliding-window ring has wrapped and some of them are gone. restore() reads the first n
+    // of the `stored` positions that save() wrote, in place of the cache's; evaluation
+    // continues at n.
+    bool save(std::ostream& out) const;
+    std::array<uint32_t, 4> cache_shape() const { return cache_.shape(); }
+    void restore(std::istream& in, size_t n, size_t stored);
     // Empties the KV cache and starts a fresh sampler; returns it. Throws Error on bad params.
     Sampler& start(const SamplerParams& params);
     // A fresh sampler, the KV cache kept (a conversation's next turn).

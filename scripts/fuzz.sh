@@ -38,6 +38,8 @@ split -l 1 -d "$models/tokenizers/llama2/ggml-vocab-llama-spm.gguf.inp" "$corpus
 printf '%s\n' '{"prompt": "Once upon a time", "n_predict": 8}' > "$corpus/fuzz_batch_line/a"
 printf '%s\n' '{"id": "x", "prompt": "hi", "temp": 0.5, "stop": ["."], "seed": 3, "logprobs": 2}' > "$corpus/fuzz_batch_line/b"
 printf '%s\n' '{"id": 7, "prompt": "a", "top_k": 40, "top_p": 0.9, "min_p": 0.05, "typical": 1, "ignore_eos": true}' > "$corpus/fuzz_batch_line/c"
+printf '%s\n' '{"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions", "body": {"messages": [{"role": "user", "content": "hi"}], "n": 2, "logprobs": true, "top_logprobs": 3, "response_format": {"type": "json_object"}}}' > "$corpus/fuzz_batch_line/d"
+printf '%s\n' '{"custom_id": "r2", "url": "/v1/completions", "body": {"prompt": ["x"], "max_tokens": 4, "logprobs": 2, "stop": ["."], "seed": 1}}' > "$corpus/fuzz_batch_line/e"
 cp "$shared"/chat/templates/*.jinja "$corpus/fuzz_jinja/" 2>/dev/null || true
 cp tests/jinja/hostile/*.jinja "$corpus/fuzz_jinja/"
 

@@ -78,19 +78,24 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 namespace {
 
-// Spawns kiln, lets control(pid) act on it while it runs, and waits for it.
+// Spawns a program (kiln unless given; a name is looked up on PATH) with extra environment
+// variables, lets control(pid) act on it while it runs, and waits for it.
 Result run_kiln_with(const std::vector<std::string>& args, const std::string& input,
-                     const std::function<void(pid_t, const std::string&)>& control) {
+                     const std::function<void(pid_t, const std::string&)>& control, std::string bin = KILN_BINARY,
+                     std::vector<std::string> env = {}) {
     static int counter = 0;
     const std::string base = temp_dir() + "/run" + std::to_string(++counter);
     const std::string in_path = base + ".in", out_path = base + ".out", err_path = base + ".err";
     write_file(in_path, input);
     std::vector<char*> argv;
-    std::string bin = KILN_BINARY;
     argv.push_back(bin.data());
     std::vector<std::string> copy = args;
     for (std::string& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<char*> envp;  // the extra ones first: getenv finds the first of a name
+    for (std::string& e : env) envp.push_back(e.data());
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    envp.push_back(nullptr);
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -98,7 +103,7 @@ Result run_kiln_with(const std::vector<std::string>& args, const std::string& in
     posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     pid_t pid;
-    const int rc = posix_spawn(&pid, bin.c_str(), &fa, nullptr, argv.data(), environ);
+    const int rc = posix_spawnp(&pid, bin.c_str(), &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) throw std::runtime_error("cannot start " + bin);
     if (control) control(pid, out_path);
@@ -116,6 +121,14 @@ Result run_kiln_with(const std::vector<std::string>& args, const std::string& in
 
 Result run_kiln(const std::vector<std::string>& args, const std::string& input) {
     return run_kiln_with(args, input, {});
+}
+
+Result run_kiln_env(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    return run_kiln_with(args, "", {}, KILN_BINARY, env);
+}
+
+Result run_program(const std::string& program, const std::vector<std::string>& args) {
+    return run_kiln_with(args, "", {}, program);
 }
 
 Result run_kiln_interrupted(const std::vector<std::string>& args, size_t min_out, int interrupts) {

@@ -33,6 +33,10 @@ struct Result {
 };
 // Runs the kiln binary with these arguments (no shell), stdin from a file holding `input`.
 Result run_kiln(const std::vector<std::string>& args, const std::string& input = "");
+// The same with extra environment variables (NAME=value).
+Result run_kiln_env(const std::vector<std::string>& args, const std::vector<std::string>& env);
+// Another program (a path, or a name on PATH), stdin empty.
+Result run_program(const std::string& program, const std::vector<std::string>& args);
 // The same, sending SIGINT `interrupts` times, the first once standard output holds min_out
 // bytes (no timing: a slow or busy machine only waits longer).
 Result run_kiln_interrupted(const std::vector<std::string>& args, size_t min_out, int interrupts);

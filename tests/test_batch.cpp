@@ -503,6 +503,92 @@ TEST_CASE("plain prompts, standard input and output, shards", "[batch]") {
     CHECK(run_kiln({"batch", "-m", model_path("stories260K.gguf"), "-i", "-", "-o", "-", "--shard", "2/2"}).status == 1);
 }
 
+TEST_CASE("a batch split by --shard auto as mpirun, Slurm and Kubernetes start it: the parts make the whole", "[batch][scale]") {
+    std::string input;
+    for (int i = 0; i < 11; ++i) {
+        json r = {{"prompt", kStarts[i % 8]}, {"n_predict", 6 + i}};
+        if (i % 2) r["temp"] = 1.0;
+        input += r.dump() + "\n";
+    }
+    input += R"({"custom_id": "oa", "method": "POST", "url": "/v1/completions", "body": {"prompt": "A cat", "max_tokens": 5}})" "\n";
+    const std::string dir = temp_dir(), in = dir + "/scale.jsonl";
+    write_file(in, input);
+    const std::vector<std::string> common = {"batch", "-m", model_path("stories260K.gguf"), "-i", in, "--seed", "5", "-t", "1"};
+    const auto with = [&](std::vector<std::string> more) {
+        std::vector<std::string> args = common;
+        args.insert(args.end(), more.begin(), more.end());
+        return args;
+    };
+    // Results by line, without the timings, which differ from run to run.
+    const auto results = [](const std::vector<std::string>& paths) {
+        std::map<size_t, json> by_line;
+        for (const std::string& p : paths)
+            for (json j : parse_jsonl(read_file(p))) {
+                j.erase("timings");
+                if (j.contains("response")) j["response"]["body"].erase("created");
+                CHECK(by_line.count(j["line"]) == 0);
+                by_line[j["line"].get<size_t>()] = j;
+            }
+        return by_line;
+    };
+    REQUIRE(run_kiln(with({"-o", dir + "/whole.jsonl"})).status == 0);
+    const auto whole = results({dir + "/whole.jsonl"});
+    REQUIRE(whole.size() == 12);
+
+    // Open MPI, two ranks.
+    std::vector<std::string> mpi = {"--allow-run-as-root", "--oversubscribe", "-n", "2", KILN_BINARY};
+    for (const std::string& a : with({"--shard", "auto", "-o", dir + "/mpi-{shard}.jsonl"})) mpi.push_back(a);
+    const Result m = run_program("mpirun", mpi);
+    INFO(m.err);
+    REQUIRE(m.status == 0);
+    CHECK(m.err.find("shard 1 of 2 (OMPI_COMM_WORLD_RANK/OMPI_COMM_WORLD_SIZE)") != std::string::npos);
+    CHECK(results({dir + "/mpi-0.jsonl", dir + "/mpi-1.jsonl"}) == whole);
+
+    // The environments of a Slurm array (--array=1-3), Slurm tasks and a Kubernetes Indexed Job.
+    struct Launch {
+        std::string name, source;
+        std::vector<std::vector<std::string>> envs;
+        std::vector<std::string> flags;
+    };
+    const std::vector<Launch> launches = {
+        {"array", "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT", {}, {}},
+        {"tasks", "SLURM_PROCID/SLURM_NTASKS", {}, {}},
+        {"k8s", "JOB_COMPLETION_INDEX/--shard-count", {}, {"--shard-count", "3"}},
+    };
+    for (Launch l : launches) {
+        std::vector<std::string> parts;
+        for (int k = 0; k < 3; ++k) {
+            const std::string i = std::to_string(k);
+            const std::vector<std::string> env =
+                l.name == "array"   ? std::vector<std::string>{"SLURM_ARRAY_TASK_ID=" + std::to_string(k + 1), "SLURM_ARRAY_TASK_COUNT=3",
+                                                               "SLURM_ARRAY_TASK_MIN=1", "SLURM_ARRAY_TASK_MAX=3", "SLURM_ARRAY_TASK_STEP=1"}
+                : l.name == "tasks" ? std::vector<std::string>{"SLURM_PROCID=" + i, "SLURM_NTASKS=3"}
+                                    : std::vector<std::string>{"JOB_COMPLETION_INDEX=" + i};
+            std::vector<std::string> flags = {"--shard", "auto", "-o", dir + "/" + l.name + "-{shard}.jsonl"};
+            flags.insert(flags.end(), l.flags.begin(), l.flags.end());
+            const Result r = run_kiln_env(with(flags), env);
+            INFO(l.name << " " << k << ": " << r.err);
+            REQUIRE(r.status == 0);
+            CHECK(r.err.find("shard " + i + " of 3 (" + l.source + ")") != std::string::npos);
+            parts.push_back(dir + "/" + l.name + "-" + i + ".jsonl");
+        }
+        INFO(l.name);
+        CHECK(results(parts) == whole);
+    }
+
+    // What --shard auto refuses.
+    const auto refused = [&](std::vector<std::string> flags, const std::vector<std::string>& env) {
+        const Result r = run_kiln_env(with(flags), env);
+        CHECK(r.status == 1);
+        return r.err;
+    };
+    CHECK(refused({"--shard", "auto", "-o", dir + "/x.jsonl"}, {"SLURM_PROCID=0", "SLURM_NTASKS=2"}).find("-o needs {shard}") != std::string::npos);
+    CHECK(refused({"--shard", "auto", "-o", "-"}, {"JOB_COMPLETION_INDEX=0"}).find("--shard-count") != std::string::npos);
+    CHECK(refused({"--shard", "auto", "-o", "-"}, {"PMI_RANK=2", "PMI_SIZE=2"}).find("index 2 of 2") != std::string::npos);
+    CHECK(refused({"--shard", "auto", "-o", "-"}, {"SLURM_PROCID=one", "SLURM_NTASKS=2"}).find("SLURM_PROCID is \"one\"") != std::string::npos);
+    CHECK(refused({"--shard", "0/2", "--shard-count", "2", "-o", "-"}, {}).find("--shard-count goes with --shard auto") != std::string::npos);
+}
+
 TEST_CASE("batch output that cannot be written is an error, not lost silently", "[batch]") {
     const std::string in = temp_dir() + "/one.jsonl";
     write_file(in, "{\"prompt\": \"Once upon a time\", \"n_predict\": 4}\n");

@@ -230,3 +230,24 @@ TEST_CASE("batch lines with messages are rendered and answered as run --chat doe
     CHECK(got["\"both\""]["error"] == "\"prompt\" and \"messages\" exclude each other");
     CHECK(got["\"empty\""]["error"] == "\"messages\" must be a non-empty array");
 }
+
+TEST_CASE("kiln chat --prompt-cache starts from the saved conversation's rows, with the same replies", "[chat][prompt-cache]") {
+    const std::string model = chat_model(), cache = temp_dir() + "/chat.cache";
+    const std::string input = "Hello there\nTell me about kilns\n";
+    const std::vector<std::string> sys = {"-sys", "You are a helpful assistant who answers in one short sentence."};
+    std::vector<std::string> args = with({"chat", "-m", model}, kGreedy);
+    args.insert(args.end(), sys.begin(), sys.end());
+    const Result plain = run_kiln(args, input);
+    REQUIRE(plain.status == 0);
+    args.insert(args.end(), {"--prompt-cache", cache});
+    const Result first = run_kiln(args, input);
+    INFO(first.err);
+    REQUIRE(first.status == 0);
+    CHECK(first.out == plain.out);
+    CHECK(first.err.find("loaded") == std::string::npos);
+    const Result second = run_kiln(args, input);
+    INFO(second.err);
+    REQUIRE(second.status == 0);
+    CHECK(second.out == plain.out);
+    CHECK(second.err.find("tokens loaded from") != std::string::npos);
+}

@@ -135,3 +135,77 @@ TEST_CASE("Ctrl-C stops generation, keeps the text and the summary, exits 130", 
     const Result twice = run_kiln_interrupted(args, 200, 2);
     CHECK(twice.status == 130);
 }
+
+TEST_CASE("a prompt cache loads the prompt's rows, gives the same text, and a bad file only costs a recompute", "[run][prompt-cache]") {
+    std::string prompt = "Once upon a time";
+    for (int i = 0; i < 20; ++i) prompt += " there was a little dog named Max who liked to run";
+    const std::string dir = temp_dir(), cache = dir + "/prompt.cache";
+    const auto with_cache = [&](const std::string& p, const std::string& file, std::vector<std::string> more = {}) {
+        std::vector<std::string> args = {"run", "-m", model_path("stories260K.gguf"), "-p", p, "-n", "30", "-c", "512",
+                                         "--seed", "5", "--prompt-cache", file};
+        args.insert(args.end(), more.begin(), more.end());
+        Result r = run_kiln(args);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        return r;
+    };
+    const Result plain = run({"-p", prompt, "-n", "30", "-c", "512", "--seed", "5"});
+    const Result first = with_cache(prompt, cache);
+    CHECK(first.out == plain.out);
+    CHECK(first.err.find("loaded") == std::string::npos);
+    const std::string saved = read_file(cache);
+    REQUIRE(saved.size() > 1000);
+
+    // Again: every prompt token but the last comes from the file.
+    const Result second = with_cache(prompt, cache);
+    CHECK(second.out == plain.out);
+    const size_t at = second.err.find("prompt cache: ");
+    REQUIRE(at != std::string::npos);
+    size_t loaded = 0, total = 0;
+    REQUIRE(std::sscanf(second.err.c_str() + at, "prompt cache: %zu of the prompt's %zu tokens", &loaded, &total) == 2);
+    CHECK(loaded + 1 == total);
+    CHECK(total > 300);
+
+    // A prompt that turns off halfway loads the part it shares.
+    const std::string other = prompt.substr(0, prompt.size() / 2) + " and then a big cat came";
+    write_file(cache, saved);
+    const Result half = with_cache(other, cache);
+    CHECK(half.out == run({"-p", other, "-n", "30", "-c", "512", "--seed", "5"}).out);
+    size_t half_loaded = 0;
+    REQUIRE(std::sscanf(half.err.c_str() + half.err.find("prompt cache: "), "prompt cache: %zu", &half_loaded) == 1);
+    CHECK(half_loaded > 100);
+    CHECK(half_loaded < loaded);
+
+    // Files that cannot be used: the same text, a line saying why, and a new file written.
+    struct Bad {
+        std::string name, bytes, says;
+        std::vector<std::string> flags;
+    };
+    const std::vector<Bad> bad = {
+        {"cut", saved.substr(0, saved.size() / 2), "damaged", {}},
+        {"flipped", saved.substr(0, 3000) + char(saved[3000] ^ 1) + saved.substr(3001), "damaged", {}},
+        {"empty", "", "not a kiln prompt cache", {}},
+        {"text", "hello, this is not a cache at all", "not a kiln prompt cache", {}},
+        {"type", saved, "another KV cache type", {"--cache-type", "f32"}},
+    };
+    for (const Bad& b : bad) {
+        INFO(b.name);
+        const std::string file = dir + "/" + b.name + ".cache";
+        write_file(file, b.bytes);
+        const Result r = with_cache(prompt, file, b.flags);
+        CHECK(r.out == plain.out);
+        CHECK(r.err.find(b.says) != std::string::npos);
+        CHECK(r.err.find("computing the prompt instead") != std::string::npos);
+        CHECK(with_cache(prompt, file, b.flags).err.find("loaded") != std::string::npos);  // rewritten, now usable
+    }
+    // Another model's file.
+    const std::string foreign = dir + "/foreign.cache";
+    REQUIRE(run_kiln({"run", "-m", model_path("random/llama-2-tiny-random.gguf"), "-p", prompt, "-n", "2", "--prompt-cache", foreign}).status == 0);
+    const Result r = with_cache(prompt, foreign);
+    CHECK(r.out == plain.out);
+    CHECK(r.err.find("made for another model") != std::string::npos);
+    // A cache that cannot be written is a warning; the text is still printed.
+    const Result unwritable = with_cache(prompt, dir);
+    CHECK(unwritable.out == plain.out);
+    CHECK(unwritable.err.find("cannot") != std::string::npos);
+}
