@@ -13,9 +13,9 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -240,9 +240,13 @@ int batch(BatchArgs a) {
     const Shard shard = parse_shard(a.shard, a.shard_count, process_environment());
     if (shard.n > 1) {
         if (a.shard == "auto" && a.output != "-" && a.output.find("{shard}") == std::string::npos)
-            throw Error("--shard auto found " + std::to_string(shard.n) + " shards: -o needs {shard} so that each writes a file of its own");
+            throw Error("--shard auto found " + std::to_string(shard.n) +
+                        " shards: -o needs {shard} so that each writes a file of its own");
         a.output = shard_path(a.output, shard);
         spdlog::info("shard {} of {} ({}), writing {}", shard.k, shard.n, shard.source, a.output);
+        if (!a.seed)
+            spdlog::warn("no --seed: this shard draws its own batch seed; give every shard the same --seed for the "
+                         "results one run would give");
     }
     validate_generation(a.gen);
     const DType kv_type = cache_type(a.cache_type);

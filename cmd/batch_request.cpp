@@ -1,5 +1,6 @@
 #include "cmd/batch_request.h"
 
+#include <map>
 #include <optional>
 #include <set>
 
@@ -33,6 +34,18 @@ Int integer(const json& v, const std::string& key) {
         (i > 0 && static_cast<uint64_t>(i) > static_cast<uint64_t>(std::numeric_limits<Int>::max())))
         throw Error("\"" + key + "\" is out of range");
     return static_cast<Int>(i);
+}
+
+// validate_generation, its errors naming the line's field rather than the flag.
+void validate_fields(const GenerationParams& params, bool openai) {
+    try {
+        validate_generation(params);
+    } catch (const ParamError& e) {
+        static const std::map<std::string, std::string> openai_names = {{"temp", "temperature"}, {"n_predict", "max_tokens"}};
+        const auto renamed = openai ? openai_names.find(e.param) : openai_names.end();
+        throw Error(std::string(openai ? "body: " : "") + "\"" + (renamed != openai_names.end() ? renamed->second : e.param) +
+                    "\" " + e.rule);
+    }
 }
 
 }  // namespace
@@ -105,7 +118,7 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
         out.format = LineFormat::completion;
         if (j.contains("custom_id") && j["custom_id"].is_string()) out.id = j["custom_id"];
         parse_openai_line(nlohmann::ordered_json::parse(line), out);
-        validate_generation(out.params);
+        validate_fields(out.params, true);
         return;
     }
     if (const auto id = j.find("id"); id != j.end()) {
@@ -153,7 +166,7 @@ void parse_batch_line(std::string_view line, size_t line_no, bool plain, const G
     static const std::set<std::string> own = {"id", "prompt", "messages", "chat_template_kwargs", "grammar", "json_schema", "response_format"};
     for (const auto& [key, value] : j.items())
         if (!own.count(key)) apply_generation_field(key, value, out);
-    validate_generation(out.params);
+    validate_fields(out.params, false);
 }
 
 }  // namespace kiln::cli

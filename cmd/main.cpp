@@ -7,6 +7,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/options.h"
+#include "engine/error.h"
 
 int main(int argc, char** argv) {
     using namespace kiln::cli;
@@ -44,6 +45,9 @@ int main(int argc, char** argv) {
     try {
         for (const Command& c : commands)
             if (c.app->parsed()) return c.run();
+    } catch (const kiln::ParamError& e) {  // in the words of the command line
+        std::fprintf(stderr, "kiln: error: %s %s\n", kiln::cli::flag_name(e.param).c_str(), e.rule.c_str());
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "kiln: error: %s\n", e.what());
         return 1;

@@ -3,11 +3,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -178,8 +180,8 @@ void add_generation_options(CLI::App& app, GenerationParams& gen, std::optional<
 }
 
 void validate_generation(const GenerationParams& gen) {
-    if (gen.n_predict < -1) throw Error("-n/--n-predict must be -1 (until end of text or a full context) or more");
-    if (gen.sampler.repeat_last_n < -1) throw Error("--repeat-last-n must be -1 (whole context) or more");
+    if (gen.n_predict < -1) throw ParamError("n_predict", "must be -1 (until end of text or a full context) or more");
+    if (gen.sampler.repeat_last_n < -1) throw ParamError("repeat_last_n", "must be -1 (whole context) or more");
     SamplerParams check = gen.sampler;
     check.repeat_last_n = std::max(check.repeat_last_n, 0);
     validate(check);
@@ -187,6 +189,14 @@ void validate_generation(const GenerationParams& gen) {
 
 void resolve_context(GenerationParams& gen, size_t n_ctx) {
     if (gen.sampler.repeat_last_n == -1) gen.sampler.repeat_last_n = static_cast<int>(n_ctx);
+}
+
+std::string flag_name(const std::string& param) {
+    static const std::map<std::string, std::string> odd = {{"n_predict", "-n/--n-predict"}, {"n_parallel", "--parallel"}};
+    if (const auto it = odd.find(param); it != odd.end()) return it->second;
+    std::string flag = "--" + param;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    return flag;
 }
 
 void add_prompt_cache_option(CLI::App& app, std::string& path) {

@@ -90,6 +90,9 @@ void resolve_context(GenerationParams& gen, size_t n_ctx);
 
 uint64_t random_seed();
 
+// The flag that sets an engine parameter (ParamError::param): "--top-k" for top_k.
+std::string flag_name(const std::string& param);
+
 // --prompt-cache FILE (run, chat).
 void add_prompt_cache_option(CLI::App& app, std::string& path);
 // Loads what the file holds of the prompt into the session (logging what it used, or why it

@@ -42,7 +42,7 @@ namespace {
 
 // Checked before anything is allocated.
 const BatchOptions& checked(const Model& model, const BatchOptions& options) {
-    if (options.n_parallel == 0) throw Error("--parallel must be at least 1");
+    if (options.n_parallel == 0) throw ParamError("n_parallel", "must be at least 1");
     if (options.n_ctx < 2) throw Error("context size must be at least 2");
     check_memory(options.n_parallel * KvCache::bytes(model.config(), options.n_ctx, options.cache_type, options.n_batch),
                  "the KV cache of " + std::to_string(options.n_parallel) + " sequences of " + std::to_string(options.n_ctx) +

@@ -16,8 +16,9 @@ namespace {
 
 DType checked_cache_type(const ModelConfig& c, DType type) {
     if (!kv_type_fits(type, c.head_dim))
-        throw Error(std::string("a ") + cache_type_name(type) + " KV cache needs heads of a multiple of 32 elements; this model's have " +
-                    std::to_string(c.head_dim) + " (use --cache-type f16)");
+        throw ParamError("cache_type", std::string(cache_type_name(type)) +
+                                           " needs heads of a multiple of 32 elements; this model's have " +
+                                           std::to_string(c.head_dim) + " (use f16)");
     return type;
 }
 
@@ -86,7 +87,7 @@ void KvCache::write_rows(std::ostream& out, size_t n) const {
 }
 
 void KvCache::read_rows(std::istream& in, size_t n, size_t stored) {
-    if (intact_prefix(n) != n || n > stored) throw Error("KV rows read past a sliding window's ring");
+    if (intact_prefix(n) != n || n > stored) throw Error("KV rows that do not fit this cache");
     for (size_t l = 0; l < positions_.size(); ++l)
         for (auto* rows : {&k_, &v_})
             for (size_t h = 0; h < n_kv_head_; ++h) {

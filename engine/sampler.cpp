@@ -16,22 +16,22 @@ bool by_logit(const Candidate& a, const Candidate& b) {
 
 void keep(Candidates& c, size_t n) { c.items.resize(std::max<size_t>(1, std::min(n, c.items.size()))); }
 
-void check(bool ok, const char* what) {
-    if (!ok) throw Error(what);
+void check(bool ok, const char* param, const char* rule) {
+    if (!ok) throw ParamError(param, rule);
 }
 
 }  // namespace
 
 void validate(const SamplerParams& s) {
-    check(std::isfinite(s.temp) && s.temp >= 0.0f, "--temp must be 0 or more");
-    check(s.top_k >= 0, "--top-k must be 0 (off) or more");
-    check(s.typical > 0.0f && s.typical <= 1.0f, "--typical must be in (0, 1]");
-    check(s.top_p > 0.0f && s.top_p <= 1.0f, "--top-p must be in (0, 1]");
-    check(s.min_p >= 0.0f && s.min_p <= 1.0f, "--min-p must be in [0, 1]");
-    check(std::isfinite(s.repeat_penalty) && s.repeat_penalty > 0.0f, "--repeat-penalty must be positive");
-    check(s.repeat_last_n >= 0, "--repeat-last-n must be 0 or more");
-    check(std::isfinite(s.frequency_penalty), "--frequency-penalty must be a number");
-    check(std::isfinite(s.presence_penalty), "--presence-penalty must be a number");
+    check(std::isfinite(s.temp) && s.temp >= 0.0f, "temp", "must be 0 or more");
+    check(s.top_k >= 0, "top_k", "must be 0 (off) or more");
+    check(s.typical > 0.0f && s.typical <= 1.0f, "typical", "must be in (0, 1]");
+    check(s.top_p > 0.0f && s.top_p <= 1.0f, "top_p", "must be in (0, 1]");
+    check(s.min_p >= 0.0f && s.min_p <= 1.0f, "min_p", "must be in [0, 1]");
+    check(std::isfinite(s.repeat_penalty) && s.repeat_penalty > 0.0f, "repeat_penalty", "must be positive");
+    check(s.repeat_last_n >= 0, "repeat_last_n", "must be 0 or more");
+    check(std::isfinite(s.frequency_penalty), "frequency_penalty", "must be a number");
+    check(std::isfinite(s.presence_penalty), "presence_penalty", "must be a number");
 }
 
 void apply_penalties(std::span<float> logits, std::span<const int> counts, float repeat, float frequency, float presence) {

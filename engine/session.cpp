@@ -55,7 +55,9 @@ bool Session::save(std::ostream& out) const {
 }
 
 void Session::restore(std::istream& in, size_t n, size_t stored) {
-    if (n >= options_.n_ctx || n > stored) throw Error("a prompt cache of " + std::to_string(n) + " positions does not fit a context of " + std::to_string(options_.n_ctx));
+    if (n >= options_.n_ctx || n > stored)
+        throw Error("a prompt cache of " + std::to_string(n) + " positions does not fit a context of " +
+                    std::to_string(options_.n_ctx));
     n_past_ = 0;
     cache_.read_rows(in, n, stored);
     n_past_ = n;

@@ -221,6 +221,7 @@ TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run
     input += line("odd", "/v1/completions", {{"prompt", "x"}, {"logit_bias", json::object()}});
     input += line("long", "/v1/completions", {{"prompt", std::string(200, 'a') + " the end"}});
     input += line("many", "/v1/completions", {{"prompt", "x"}, {"n", 129}});
+    input += line("cold", "/v1/completions", {{"prompt", "x"}, {"temperature", -1}});
     const std::string in = temp_dir() + "/openai.jsonl", out = temp_dir() + "/openai-out.jsonl";
     write_file(in, input);
     const std::vector<std::string> common = {"-m", model_path("stories260K.gguf"), "-c", "64", "--chat-template", "chatml"};
@@ -229,7 +230,7 @@ TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run
     const Result r = run_kiln(args);
     INFO(r.err);
     CHECK(r.status == 3);
-    CHECK(r.err.find("6 failed") != std::string::npos);
+    CHECK(r.err.find("7 failed") != std::string::npos);
     std::map<std::string, json> got;
     std::set<size_t> line_numbers;
     for (const json& j : parse_jsonl(read_file(out))) {
@@ -267,7 +268,7 @@ TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run
         const bool repeated = j["error"].is_object() && j["error"]["code"] == "duplicate_custom_id";
         got[repeated ? key + " again" : key] = j;
     }
-    CHECK(line_numbers.size() == 10);
+    CHECK(line_numbers.size() == 11);
     const auto error = [&](const std::string& key) { return got.at(key)["error"]; };
     CHECK(error("line 5")["code"] == "invalid_json");
     CHECK(error("plain again")["code"] == "duplicate_custom_id");
@@ -275,6 +276,7 @@ TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run
     CHECK(error("odd")["message"] == "body: unknown field \"logit_bias\"");
     CHECK(error("long")["code"] == "context_length_exceeded");
     CHECK(error("many")["message"] == "body: \"n\" must be an integer from 1 to 128");
+    CHECK(error("cold")["message"] == "body: \"temperature\" must be 0 or more");  // OpenAI's name for it
 
     // Each choice is kiln run of the same request with the choice's seed.
     const auto run = [&](std::vector<std::string> flags, const json& choice) {
@@ -467,7 +469,7 @@ TEST_CASE("bad batch lines become error lines and the rest goes on", "[batch]") 
     CHECK(error_of("no-prompt") == "no \"prompt\" or \"messages\"");
     CHECK(error_of("long").find("leaves no room in a context of 64") != std::string::npos);
     CHECK(error_of("hot") == "\"temp\" must be a number");
-    CHECK(error_of(7).find("top-p") != std::string::npos);
+    CHECK(error_of(7) == "\"top_p\" must be in (0, 1]");  // the line's field, not the flag
     CHECK(error_of(8) == "unknown field \"max_tokens\"");
     CHECK(error_of(9) == "not a JSON object");
     CHECK(error_of("huge").find("bytes, more than a context of 64 tokens can hold") != std::string::npos);

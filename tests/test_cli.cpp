@@ -96,7 +96,7 @@ TEST_CASE("misuse gets one line and a non-zero status", "[cli][bad-input]") {
           "-c", "32"}, 1, "leaves no room"},
         {{"run", "-m", m, "-f", "/nonexistent/prompt.txt"}, 1, "prompt file"},
         {{"run", "-m", m, "-p", "x", "--cache-type", "q4_0"}, 1, "--cache-type 'q4_0' is not one of f32, f16, q8_0"},
-        {{"run", "-m", m, "-p", "x", "--cache-type", "q8_0"}, 1, "a q8_0 KV cache needs heads of a multiple of 32 elements; this model's have 8"},
+        {{"run", "-m", m, "-p", "x", "--cache-type", "q8_0"}, 1, "--cache-type q8_0 needs heads of a multiple of 32 elements; this model's have 8"},
         {{"frobnicate"}, 2, "frobnicate"},
     };
     for (const Case& c : cases) {
