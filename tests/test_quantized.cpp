@@ -230,9 +230,9 @@ TEST_CASE("every type kiln reads dequantizes llama.cpp's tensors as an independe
 TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-perplexity's", "[quantize][reference]") {
     // llama-perplexity.txt: llama-perplexity -f gpl-3.txt -c 256 on each file; kiln within 2e-3.
     // Under the sanitizers, whose job here is memory safety, every file runs only the text's
-    // first four chunks, which land within 1% of the whole text's figure.
+    // first 16 of its 86 chunks, which land within 2% of the whole text's figure.
 #ifdef KILN_SANITIZED
-    const size_t n_tokens = 4 * 256;
+    const size_t n_tokens = 16 * 256;
     const double tolerance = 3e-2;
 #else
     const size_t n_tokens = SIZE_MAX;
