@@ -95,6 +95,23 @@ bool BatchRunner::reuse_prefix(Slot& s) {
     return false;
 }
 
+size_t BatchRunner::pick_queued(const std::deque<std::pair<BatchRequest, size_t>>& queued, const Slot& free,
+                                size_t patience) const {
+    if (!options_.prefix_reuse || queued.front().second >= patience) return 0;  // no request waits for ever
+    size_t best = 0, best_shared = 0;
+    for (size_t i = 0; i < queued.size(); ++i) {
+        const std::vector<Token>& prompt = queued[i].first.prompt;
+        size_t shared = std::min(common_prefix(prompt, free.held), free.cache.intact_prefix(free.held.size()));
+        for (const auto& other : slots_) {
+            if (other.get() == &free) continue;
+            shared = std::max(shared, std::min(common_prefix(prompt, other->held), other->cache.intact_prefix(other->held.size())));
+            if (other->request && other->prefilling()) shared = std::max(shared, common_prefix(prompt, other->request->prompt));
+        }
+        if (shared > best_shared) best = i, best_shared = shared;  // ties: the earliest
+    }
+    return best;
+}
+
 void BatchRunner::run(const Source& next, const Sink& done, const StepHook& after_step) {
     const size_t n_vocab = model_.config().n_vocab;
     bool source_open = true;
@@ -103,17 +120,28 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
     constexpr size_t kNoRow = ~size_t{0};  // a run without logits
     std::vector<size_t> rows, added;
     std::vector<std::optional<Token>> next_tokens;
+    // Requests taken ahead of a free slot, so that admission can favour one whose prompt
+    // starts with rows a slot has or is computing (each with how often it was passed over).
+    std::deque<std::pair<BatchRequest, size_t>> queued;
+    const size_t lookahead = options_.prefix_reuse ? 2 * slots_.size() : 1;
     while (true) {
         for (auto& slot : slots_) {
-            if (slot->request || !source_open) continue;
-            std::optional<BatchRequest> r = next();
-            if (!r) {
-                source_open = false;
-                break;
+            if (slot->request) continue;
+            while (source_open && queued.size() < lookahead) {
+                std::optional<BatchRequest> r = next();
+                if (!r) {
+                    source_open = false;
+                    break;
+                }
+                if (r->prompt.empty() || r->prompt.size() >= options_.n_ctx)
+                    throw Error("a batch request's prompt must have 1 to " + std::to_string(options_.n_ctx - 1) + " tokens");
+                queued.emplace_back(std::move(*r), 0);
             }
-            if (r->prompt.empty() || r->prompt.size() >= options_.n_ctx)
-                throw Error("a batch request's prompt must have 1 to " + std::to_string(options_.n_ctx - 1) + " tokens");
-            slot->request = std::move(*r);
+            if (queued.empty()) break;
+            const size_t pick = pick_queued(queued, *slot, lookahead);
+            for (size_t i = 0; i < pick; ++i) ++queued[i].second;
+            slot->request = std::move(queued[pick].first);
+            queued.erase(queued.begin() + static_cast<long>(pick));
             slot->sampler = std::make_unique<Sampler>(slot->request->params.sampler, n_vocab);
             slot->generation = std::make_unique<Generation>(model_.tokenizer(), slot->request->params, *slot->sampler,
                                                             slot->request->prompt, [](std::string_view, float) {});

@@ -6,6 +6,7 @@
 // is the same Generation.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -63,6 +64,10 @@ private:
     // Before a pass: copies into a prefilling slot the rows of its prompt that another slot
     // holds, and says whether it should wait for rows another slot is about to compute.
     bool reuse_prefix(Slot& slot);
+    // Which queued request a free slot takes: the one sharing the longest prefix with what the
+    // slots hold or are computing (the earliest of equals), unless the first one has been
+    // passed over `patience` times.
+    size_t pick_queued(const std::deque<std::pair<BatchRequest, size_t>>& queued, const Slot& free, size_t patience) const;
     BatchStats stats_;
     const Model& model_;
     BatchOptions options_;

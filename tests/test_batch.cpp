@@ -189,6 +189,23 @@ TEST_CASE("requests sharing a prompt prefix compute it once and give the same re
         }
         if (model.find("stories") != std::string::npos) CHECK(computed[1] * 3 < computed[0]);
     }
+    // Four system texts taking turns, two slots: a free slot takes a queued request that shares
+    // what the slots hold, so most prefixes are still computed once.
+    std::string turns;
+    const char* const systems[] = {"Once upon a time there was a little dog named Max who lived in a big house. ",
+                                   "The sun was bright and the birds were singing in the trees near the river. ",
+                                   "Lily and Ben went to the park with their mom to play on the swings. ",
+                                   "Tom had a red ball that he loved more than anything else in the world. "};
+    for (int i = 0; i < 32; ++i) turns += json{{"id", i}, {"prompt", systems[i % 4] + std::to_string(i)}, {"n_predict", 6}}.dump() + "\n";
+    write_file(in, turns);
+    const Result verbose = run_kiln({"batch", "-m", model_path("stories260K.gguf"), "-i", in, "-o", temp_dir() + "/turns.jsonl",
+                                     "--parallel", "2", "--no-resume"});
+    REQUIRE(verbose.status == 0);
+    size_t turn_computed = 0, turn_reused = 0;
+    REQUIRE(std::sscanf(verbose.err.c_str() + verbose.err.find("prompt tokens: "), "prompt tokens: %zu computed, %zu reused",
+                        &turn_computed, &turn_reused) == 2);
+    CHECK(turn_reused > turn_computed);
+
     // And request 1 is what kiln run gives.
     const std::string seed = std::to_string(by_id(parse_jsonl(read_file(temp_dir() + "/shared-prefix-1.jsonl"))).at("1")["seed"].get<uint64_t>());
     const Result run = run_kiln({"run", "-m", generated_model("gemma3-tiny", "f16"), "-p", requests[1]["prompt"], "-c", "256",
