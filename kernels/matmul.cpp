@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include <omp.h>
@@ -112,13 +113,16 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
     }
     const size_t n_tokens = in.n_tokens();
     const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
-    // Each thread takes one contiguous range of blocks; a strip kernel takes its part of each
-    // matrix in one call.
+    // Threads take runs of blocks as they come free, eight runs per thread, so that a thread
+    // slowed by a core another process holds takes fewer (a row's result does not depend on
+    // which thread computes it, nor on the run it is in); a strip kernel takes its part of a
+    // run in one call.
+    const size_t chunk = std::max<size_t>(1, n_blocks / (8 * static_cast<size_t>(std::max(n_threads, 1))));
+    std::atomic<size_t> next{0};
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
-    {
-        const auto n_team = static_cast<size_t>(omp_get_num_threads()), id = static_cast<size_t>(omp_get_thread_num());
-        const size_t end = n_blocks * (id + 1) / n_team;
-        for (size_t b = n_blocks * id / n_team; b < end;) {
+    for (size_t start; (start = next.fetch_add(chunk, std::memory_order_relaxed)) < n_blocks;) {
+        const size_t end = std::min(n_blocks, start + chunk);
+        for (size_t b = start; b < end;) {
             size_t j = n_jobs - 1;
             while (jobs[j].first_block > b) --j;
             const Job& job = jobs[j];

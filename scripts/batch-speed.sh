@@ -10,9 +10,7 @@ type="${1:-q4_0}"
 shift || true
 levels=("$@")
 (( ${#levels[@]} )) || levels=(1 2 4 8 16)
-dir="$(realpath -m "${KILN_BENCH_DIR:-build/models}")"
-m="$dir/tinyllama-1.1b-$type.gguf"
-[[ -f "$m" ]] || KILN_BENCH_DIR="$dir" scripts/gen-speed.sh "$type" >/dev/null
+m="$(scripts/bench-model.sh "$type")"
 threads=2
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -9,9 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 type="${1:-q4_0}"
 requests="${2:-256}"
-dir="$(realpath -m "${KILN_BENCH_DIR:-build/models}")"
-m="$dir/tinyllama-1.1b-$type.gguf"
-[[ -f "$m" ]] || KILN_BENCH_DIR="$dir" scripts/gen-speed.sh "$type" >/dev/null
+m="$(scripts/bench-model.sh "$type")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
