@@ -9,7 +9,6 @@
 
 #include "cmd/batch_request.h"
 #include "engine/generation.h"
-#include "tokenizer/tokenizer.h"
 
 namespace kiln::cli {
 

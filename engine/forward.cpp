@@ -1,6 +1,7 @@
 #include "engine/forward.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <istream>
 #include <ostream>
@@ -121,7 +122,7 @@ size_t KvCache::bytes_full(const ModelConfig& config, size_t n_ctx, DType type) 
 }
 
 Forward::Forward(const Model& model, size_t n_batch, int n_threads)
-    : model_(model), n_batch_(n_batch), n_threads_(n_threads) {
+    : model_(model), n_batch_(n_batch), max_threads_(n_threads), n_threads_(n_threads), one_token_threads_(n_threads) {
     const ModelConfig& c = model.config();
     if (n_batch == 0) throw Error("batch size must be at least 1");
     if (n_threads < 1) throw Error("thread count must be at least 1");
@@ -233,11 +234,14 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
     const Model& m = model_;
     const ModelConfig& c = m.config();
     const Isa isa = m.isa();
-    const int nt = n_threads_;
     const size_t dim = c.n_embd, kv_dim = c.kv_dim(), q_dim = c.q_dim();
     size_t n = 0;
     for (const TokenRun& r : runs) n += r.tokens.size();
     if (n == 0 || n > n_batch_) throw Error("a forward pass takes 1 to " + std::to_string(n_batch_) + " tokens");
+    // Longer passes split their work dynamically (matmul), so a busy core slows them less.
+    n_threads_ = n == 1 ? one_token_threads_.threads() : max_threads_;
+    const int nt = n_threads_;
+    const auto start = std::chrono::steady_clock::now();
     for (const TokenRun& r : runs) {
         if (r.cache->type() != runs[0].cache->type() || r.cache->n_ctx() != runs[0].cache->n_ctx() ||
             r.cache->n_batch() != runs[0].cache->n_batch())
@@ -316,10 +320,12 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
             rmsnorm(&xb_[rows * dim], &x_[(t0 + i) * dim], m.output_norm().data(), dim, c.norm_eps);
         t0 += r.tokens.size();
     }
-    if (rows == 0) return {};
-    if (logits_.size() < rows * c.n_vocab) logits_.resize(rows * c.n_vocab);
-    input_.set(xb_.data(), dim, rows, dim);
-    matmul(isa, m.output(), input_, logits_.data(), c.n_vocab, nt);
+    if (rows > 0) {
+        if (logits_.size() < rows * c.n_vocab) logits_.resize(rows * c.n_vocab);
+        input_.set(xb_.data(), dim, rows, dim);
+        matmul(isa, m.output(), input_, logits_.data(), c.n_vocab, nt);
+    }
+    if (n == 1) one_token_threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     return {logits_.data(), rows * c.n_vocab};
 }
 

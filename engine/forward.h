@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "engine/thread_policy.h"
 #include "kernels/aligned.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -107,7 +108,9 @@ private:
 
     const Model& model_;
     size_t n_batch_;
-    int n_threads_;
+    int max_threads_;
+    int n_threads_;  // of the pass under way
+    ThreadPolicy one_token_threads_;  // a one-token pass's, which a busy core hurts most
     AlignedVector<float> x_, xb_, xb2_, q_, k_new_, v_new_, att_, hb_, hb2_, scores_, logits_;
     // Per RoPE of the model (ModelConfig::ropes) and token, its position's rotation (rope_table).
     AlignedVector<float> rope_;

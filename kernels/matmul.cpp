@@ -113,15 +113,22 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
     }
     const size_t n_tokens = in.n_tokens();
     const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
-    // Threads take runs of blocks as they come free, eight runs per thread, so that a thread
-    // slowed by a core another process holds takes fewer (a row's result does not depend on
-    // which thread computes it, nor on the run it is in); a strip kernel takes its part of a
-    // run in one call.
-    const size_t chunk = std::max<size_t>(1, n_blocks / (8 * static_cast<size_t>(std::max(n_threads, 1))));
+    // Threads take runs of blocks as they come free, each run half of what is left over the
+    // threads (guided), so that a thread slowed by a core another process holds takes less
+    // while runs stay long (a row's result does not depend on which thread computes it, nor
+    // on the run it is in); a strip kernel takes its part of a run in one call. One token's
+    // product is too short for more than a share per thread to pay.
+    const size_t team = static_cast<size_t>(std::max(n_threads, 1));
+    const size_t min_run = n_tokens == 1 ? (n_blocks + team - 1) / team : std::max<size_t>(1, n_blocks / (16 * team));
     std::atomic<size_t> next{0};
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
-    for (size_t start; (start = next.fetch_add(chunk, std::memory_order_relaxed)) < n_blocks;) {
-        const size_t end = std::min(n_blocks, start + chunk);
+    for (;;) {
+        size_t start = next.load(std::memory_order_relaxed), end = 0;
+        do {
+            if (start >= n_blocks) break;
+            end = std::min(n_blocks, start + std::max(min_run, (n_blocks - start) / (2 * team)));
+        } while (!next.compare_exchange_weak(start, end, std::memory_order_relaxed));
+        if (start >= n_blocks) break;
         for (size_t b = start; b < end;) {
             size_t j = n_jobs - 1;
             while (jobs[j].first_block > b) --j;

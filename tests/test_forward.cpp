@@ -1,12 +1,14 @@
 // kiln's logits against an independent PyTorch forward pass (scripts/reference_forward.py),
 // and batching invariance of the forward pass itself.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 
 #include "engine/quantize.h"
 #include "engine/session.h"
+#include "engine/thread_policy.h"
 #include "helpers.h"
 
 using namespace kiln;
@@ -198,4 +200,23 @@ TEST_CASE("the context limit and bad token ids are errors", "[forward][bad-input
     const std::vector<Token> bad = {1, 512};
     CHECK_THROWS_WITH(s.eval(bad), Catch::Contains("outside the vocabulary"));
     CHECK(s.n_past() == 0);
+}
+
+TEST_CASE("the thread policy moves a one-token pass to one thread while a core is taken, and back", "[forward]") {
+    ThreadPolicy policy(2);
+    // A pass takes 10 ms on two threads and 6 ms on one (a busy core), then 5 and 9 (idle again).
+    double at_two = 0.010, at_one = 0.006;
+    std::vector<int> chosen;
+    for (int pass = 0; pass < 400; ++pass) {
+        if (pass == 200) at_two = 0.005, at_one = 0.009;
+        const int t = policy.threads();
+        chosen.push_back(t);
+        policy.record(t == 2 ? at_two : at_one);
+    }
+    const auto ones = [&](int from, int to) { return std::count(chosen.begin() + from, chosen.begin() + to, 1); };
+    CHECK(ones(0, 3) == 0);        // it starts on every thread
+    CHECK(ones(10, 200) >= 185);   // then keeps to one, trying two now and then
+    CHECK(ones(330, 400) <= 2);    // and goes back once two are faster again
+    ThreadPolicy single(1);
+    for (int pass = 0; pass < 100; ++pass) CHECK(single.threads() == 1);
 }
