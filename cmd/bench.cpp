@@ -20,7 +20,7 @@ namespace {
 
 struct BenchArgs {
     std::vector<std::string> models;
-    std::vector<int> prompts = {512}, gens = {128}, threads;
+    std::vector<int> prompts = {512}, gens = {128}, threads, depths = {0};
     std::vector<std::string> pg;
     int reps = 5;
     std::string output = "md";
@@ -75,7 +75,10 @@ std::vector<BenchTest> tests_of(const BenchArgs& a) {
         }
     }
     if (tests.empty()) throw Error("nothing to measure: give -p, -n or -pg a positive size");
-    return tests;
+    std::vector<BenchTest> deep;  // each test at each depth, as llama-bench orders them
+    for (const BenchTest& t : tests)
+        for (int d : a.depths) deep.push_back({t.n_prompt, t.n_gen, static_cast<size_t>(d)});
+    return deep;
 }
 
 int run_bench_command(const BenchArgs& a) {
@@ -86,6 +89,8 @@ int run_bench_command(const BenchArgs& a) {
         if (p < 0) throw Error("-p/--n-prompt sizes must be 0 or more");
     for (int n : a.gens)
         if (n < 0) throw Error("-n/--n-gen sizes must be 0 or more");
+    for (int d : a.depths)
+        if (d < 0) throw Error("-d/--n-depth sizes must be 0 or more");
     std::vector<int> threads = a.threads.empty() ? std::vector<int>{physical_cores()} : a.threads;
     for (int t : threads)
         if (t < 1) throw Error("-t/--threads must be at least 1");
@@ -111,7 +116,7 @@ int run_bench_command(const BenchArgs& a) {
         for (int t : threads) {
             for (const BenchTest& test : tests) {
                 SessionOptions so;
-                so.n_ctx = test.n_prompt + test.n_gen;
+                so.n_ctx = test.n_depth + test.n_prompt + test.n_gen;
                 so.n_threads = t;
                 so.cache_type = kv_type;
                 Session session(*model, so);
@@ -121,7 +126,8 @@ int run_bench_command(const BenchArgs& a) {
                     {"model_filename", path},       {"model_type", type},
                     {"model_size", model->weight_bytes()}, {"model_n_params", params},
                     {"n_threads", t},               {"n_prompt", test.n_prompt},
-                    {"n_gen", test.n_gen},          {"test", test.name()},
+                    {"n_gen", test.n_gen},          {"n_depth", test.n_depth},
+                    {"test", test.name()},
                     {"avg_ts", r.avg_ts},           {"stddev_ts", r.stddev_ts},
                     {"samples_ts", r.samples_ts},   {"isa", isa_name(model->isa())},
                     {"use_mmap", !model->gguf().copied()},
@@ -149,14 +155,16 @@ int run_bench_command(const BenchArgs& a) {
     } else if (a.output == "jsonl") {
         for (const auto& row : rows) std::printf("%s\n", dump(row, -1).c_str());
     } else if (a.output == "csv") {
-        std::printf("model_filename,model_type,model_size,model_n_params,n_threads,n_prompt,n_gen,avg_ts,stddev_ts,isa,weights_gbs\n");
+        std::printf("model_filename,model_type,model_size,model_n_params,n_threads,n_prompt,n_gen,avg_ts,stddev_ts,isa,weights_gbs,"
+                    "n_depth\n");
         for (const auto& r : rows)
-            std::printf("\"%s\",\"%s\",%zu,%zu,%d,%zu,%zu,%.6f,%.6f,%s,%s\n", r["model_filename"].get<std::string>().c_str(),
+            std::printf("\"%s\",\"%s\",%zu,%zu,%d,%zu,%zu,%.6f,%.6f,%s,%s,%zu\n", r["model_filename"].get<std::string>().c_str(),
                         r["model_type"].get<std::string>().c_str(), r["model_size"].get<size_t>(),
                         r["model_n_params"].get<size_t>(), r["n_threads"].get<int>(), r["n_prompt"].get<size_t>(),
                         r["n_gen"].get<size_t>(), r["avg_ts"].get<double>(), r["stddev_ts"].get<double>(),
                         r["isa"].get<std::string>().c_str(),
-                        r.contains("weights_gbs") ? std::to_string(r["weights_gbs"].get<double>()).c_str() : "");
+                        r.contains("weights_gbs") ? std::to_string(r["weights_gbs"].get<double>()).c_str() : "",
+                        r["n_depth"].get<size_t>());
     } else {
         std::printf("| %-30s | %10s | %10s | %-7s | %-6s | %7s | %13s | %20s | %14s |\n", "model", "size", "params", "backend",
                     "isa", "threads", "test", "t/s", a.membw ? "GB/s (roofline)" : "GB/s");
@@ -185,6 +193,9 @@ Command add_bench_command(CLI::App& parent) {
     app->add_option("-m,--model", a->models, "GGUF model (repeatable)")->required();
     app->add_option("-p,--n-prompt", a->prompts, "Prompt sizes, comma-separated (pp tests)")->delimiter(',')->capture_default_str();
     app->add_option("-n,--n-gen", a->gens, "Generation lengths, comma-separated (tg tests)")->delimiter(',')->capture_default_str();
+    app->add_option("-d,--n-depth", a->depths, "Tokens already in the KV cache before each test, comma-separated (not timed)")
+        ->delimiter(',')
+        ->capture_default_str();
     app->add_option("--pg,-g", a->pg, "pp,tg: a prompt then generation, timed together (repeatable)");
     app->add_option("-t,--threads", a->threads, "Thread counts, comma-separated (default: physical cores)")->delimiter(',');
     app->add_option("-r,--repetitions", a->reps, "Repetitions of each test")->capture_default_str();

@@ -7,8 +7,9 @@
 namespace kiln {
 
 std::string BenchTest::name() const {
-    if (n_prompt > 0 && n_gen > 0) return "pp" + std::to_string(n_prompt) + "+tg" + std::to_string(n_gen);
-    return n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen);
+    const std::string depth = n_depth > 0 ? " @ d" + std::to_string(n_depth) : "";
+    if (n_prompt > 0 && n_gen > 0) return "pp" + std::to_string(n_prompt) + "+tg" + std::to_string(n_gen) + depth;
+    return (n_prompt > 0 ? "pp" + std::to_string(n_prompt) : "tg" + std::to_string(n_gen)) + depth;
 }
 
 namespace {
@@ -20,8 +21,10 @@ std::vector<Token> bench_tokens(size_t n, size_t n_vocab) {
     return t;
 }
 
-double run_once(Session& s, const BenchTest& test, const std::vector<Token>& prompt, Token first_gen) {
+double run_once(Session& s, const BenchTest& test, const std::vector<Token>& depth, const std::vector<Token>& prompt,
+                Token first_gen) {
     s.clear();
+    if (!depth.empty()) s.eval(depth);
     const auto t0 = std::chrono::steady_clock::now();
     if (test.n_prompt > 0) s.eval(prompt);
     Token next = first_gen;
@@ -34,11 +37,13 @@ double run_once(Session& s, const BenchTest& test, const std::vector<Token>& pro
 BenchResult run_bench(Session& session, const BenchTest& test, int reps) {
     const size_t n_vocab = session.model().config().n_vocab;
     const std::vector<Token> prompt = bench_tokens(test.n_prompt, n_vocab);
+    std::vector<Token> depth = bench_tokens(test.n_depth + 1, n_vocab);  // shifted: not the prompt's tokens
+    depth.erase(depth.begin());
     const Token first_gen = session.model().tokenizer().bos();
-    run_once(session, test, prompt, first_gen);
+    run_once(session, test, depth, prompt, first_gen);
     BenchResult r;
     const double tokens = static_cast<double>(test.n_prompt + test.n_gen);
-    for (int i = 0; i < reps; ++i) r.samples_ts.push_back(tokens / run_once(session, test, prompt, first_gen));
+    for (int i = 0; i < reps; ++i) r.samples_ts.push_back(tokens / run_once(session, test, depth, prompt, first_gen));
     const double n = static_cast<double>(r.samples_ts.size());
     r.avg_ts = std::accumulate(r.samples_ts.begin(), r.samples_ts.end(), 0.0) / n;
     double var = 0.0;

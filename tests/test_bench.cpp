@@ -36,9 +36,28 @@ TEST_CASE("kiln bench reports llama-bench's fields in every format", "[bench]") 
     CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 2);
 }
 
+TEST_CASE("kiln bench -d runs each test over a cache that already holds that many tokens", "[bench]") {
+    const std::string m = model_path("stories260K.gguf");
+    const Result r = run_kiln({"bench", "-m", m, "-p", "16", "-n", "4", "-d", "0,40", "-r", "1", "-t", "1", "-o", "json"});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    const auto rows = nlohmann::json::parse(r.out);
+    REQUIRE(rows.size() == 4);  // each test at each depth, as llama-bench orders them
+    const char* const names[] = {"pp16", "pp16 @ d40", "tg4", "tg4 @ d40"};
+    for (size_t i = 0; i < 4; ++i) {
+        CHECK(rows[i]["test"] == names[i]);
+        CHECK(rows[i]["n_depth"] == (i % 2 ? 40 : 0));
+        CHECK(rows[i]["avg_ts"].get<double>() > 0.0);
+    }
+    const Result csv = run_kiln({"bench", "-m", m, "-p", "8", "-n", "0", "-d", "24", "-r", "1", "-o", "csv"});
+    REQUIRE(csv.status == 0);
+    CHECK(csv.out.find(",n_depth\n") != std::string::npos);
+    CHECK(csv.out.find(",24\n") != std::string::npos);
+}
+
 TEST_CASE("kiln bench refuses bad settings in one line", "[bench][bad-input]") {
     const std::string m = model_path("stories260K.gguf");
-    for (const auto& args : std::vector<std::vector<std::string>>{{"-o", "xml"}, {"-r", "0"}, {"--pg", "12"}, {"-t", "0"}}) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"-o", "xml"}, {"-r", "0"}, {"--pg", "12"}, {"-t", "0"}, {"-d", "-5"}}) {
         std::vector<std::string> all = {"bench", "-m", m};
         all.insert(all.end(), args.begin(), args.end());
         const Result r = run_kiln(all);
