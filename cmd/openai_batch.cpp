@@ -27,7 +27,7 @@ void parse_body(const Json& body, bool chat, BatchLine& out) {
     bool logprobs = false;
     const Json* top_logprobs = nullptr;
     for (const auto& [key, v] : body.items()) {
-        if (ignored.count(key)) continue;
+        if (ignored.count(key) || v.is_null()) continue;  // null: the default, as OpenAI takes it
         if (key == "model") {
             if (!v.is_string()) throw Error("\"model\" must be a string");
             out.model = v.get<std::string>();

@@ -231,7 +231,7 @@ TEST_CASE("OpenAI batch lines get OpenAI result lines, each choice what kiln run
     input += line("schema", "/v1/chat/completions",
                   {{"messages", {{{"role", "user"}, {"content", "Who?"}}}}, {"max_completion_tokens", 60}, {"seed", 4},
                    {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "p"}, {"schema", schema}}}}}});
-    input += line("plain", "/v1/completions", {{"prompt", "The dog"}, {"max_tokens", 10}, {"top_k", 5}});
+    input += line("plain", "/v1/completions", {{"prompt", "The dog"}, {"max_tokens", 10}, {"top_k", 5}, {"stop", nullptr}, {"user", "u1"}});
     input += "{\"custom_id\": \"broken\", \"body\": \n";
     input += line("plain", "/v1/completions", {{"prompt", "again"}});
     input += line("embed", "/v1/embeddings", {{"input", "x"}});
