@@ -17,6 +17,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -285,6 +286,8 @@ int batch(BatchArgs a) {
     std::vector<size_t> todo;
     std::vector<BatchLine> parsed(lines.size());
     std::vector<std::string> parse_errors(lines.size());
+    std::vector<const char*> parse_codes(lines.size(), "");  // OpenAI's code for each
+    std::optional<LineFormat> first_format;                 // of the file's first line that parses
     size_t n_requests = 0;  // choices to generate
     for (size_t i = 0; i < lines.size(); ++i) {
         if (i % shard.n != shard.k || blank(lines[i]) || finished.lines.count(i + 1)) continue;
@@ -292,7 +295,12 @@ int batch(BatchArgs a) {
             parse_batch_line(lines[i], i + 1, a.plain, a.gen, parsed[i]);
         } catch (const Error& e) {
             parse_errors[i] = e.what();
-            if (!nlohmann::json::accept(lines[i])) parsed[i].format = file_format(lines);
+            parse_codes[i] = "invalid_request";
+            if (!nlohmann::json::accept(lines[i])) {
+                if (!first_format) first_format = file_format(lines);
+                parsed[i].format = *first_format;
+                parse_codes[i] = "invalid_json";
+            }
         }
         if (!finished.ids.count(parsed[i].id.dump())) {
             todo.push_back(i);
@@ -353,7 +361,7 @@ int batch(BatchArgs a) {
                 const size_t i = todo[next++];
                 BatchLine& line = parsed[i];
                 if (!parse_errors[i].empty()) {
-                    fail(i, nlohmann::json::accept(lines[i]) ? "invalid_request" : "invalid_json", parse_errors[i]);
+                    fail(i, parse_codes[i], parse_errors[i]);
                     continue;
                 }
                 if (!seen.insert(line.id.dump()).second) {

@@ -36,6 +36,10 @@ struct BatchRunner::Slot {
     Clock::time_point admitted, prefilled;
 
     bool prefilling() const { return n_past < request->prompt.size(); }
+    // How many leading tokens of prompt this cache holds rows for, still intact.
+    size_t holds(std::span<const Token> prompt) const {
+        return std::min(common_prefix(prompt, held), cache.intact_prefix(held.size()));
+    }
 };
 
 namespace {
@@ -71,7 +75,7 @@ bool BatchRunner::reuse_prefix(Slot& s) {
     for (const auto& other : slots_) {
         const Slot& t = *other;
         if (&t == &s || s.n_past >= wanted) continue;
-        const size_t n = std::min({common_prefix(prompt, t.held), t.cache.intact_prefix(t.held.size()), wanted});
+        const size_t n = std::min(t.holds(prompt), wanted);
         if (n <= s.n_past) continue;
         s.cache.copy_rows(t.cache, s.n_past, n);
         stats_.prompt_tokens_reused += n - s.n_past;
@@ -101,10 +105,10 @@ size_t BatchRunner::pick_queued(const std::deque<std::pair<BatchRequest, size_t>
     size_t best = 0, best_shared = 0;
     for (size_t i = 0; i < queued.size(); ++i) {
         const std::vector<Token>& prompt = queued[i].first.prompt;
-        size_t shared = std::min(common_prefix(prompt, free.held), free.cache.intact_prefix(free.held.size()));
+        size_t shared = free.holds(prompt);
         for (const auto& other : slots_) {
             if (other.get() == &free) continue;
-            shared = std::max(shared, std::min(common_prefix(prompt, other->held), other->cache.intact_prefix(other->held.size())));
+            shared = std::max(shared, other->holds(prompt));
             if (other->request && other->prefilling()) shared = std::max(shared, common_prefix(prompt, other->request->prompt));
         }
         if (shared > best_shared) best = i, best_shared = shared;  // ties: the earliest
@@ -147,9 +151,7 @@ void BatchRunner::run(const Source& next, const Sink& done, const StepHook& afte
                                                             slot->request->prompt, [](std::string_view, float) {});
             // Its own cache may still hold a prefix of this prompt from the previous request.
             const std::vector<Token>& prompt = slot->request->prompt;
-            slot->n_past = options_.prefix_reuse ? std::min({common_prefix(prompt, slot->held),
-                                                             slot->cache.intact_prefix(slot->held.size()), prompt.size() - 1})
-                                                 : 0;
+            slot->n_past = options_.prefix_reuse ? std::min(slot->holds(prompt), prompt.size() - 1) : 0;
             slot->held.resize(slot->n_past);
             slot->computed = 0;
             stats_.prompt_tokens_reused += slot->n_past;

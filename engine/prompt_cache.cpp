@@ -84,7 +84,9 @@ PromptCacheLoad load_prompt_cache(const std::string& path, Session& session, std
     std::memcpy(&stored_sum, bytes.data() + bytes.size() - 8, 8);
     if (sum.h != stored_sum) return damaged("damaged (its checksum does not match: cut short or overwritten)");
 
-    std::istringstream in(bytes.substr(sizeof kMagic, bytes.size() - sizeof kMagic - 8));
+    const size_t size = bytes.size();
+    std::istringstream in(std::move(bytes));  // the rows are read once, not copied
+    in.seekg(sizeof kMagic);
     uint64_t fingerprint = 0, n = 0;
     std::array<uint32_t, 4> shape{};
     if (!get(in, fingerprint) || !get(in, shape) || !get(in, n)) return damaged("damaged (its header ends early)");
@@ -97,7 +99,7 @@ PromptCacheLoad load_prompt_cache(const std::string& path, Session& session, std
         return r;
     }
     const uint64_t row_bytes = 2ull * shape[1] * shape[2] * shape[3];
-    if (n > bytes.size() / 4 || n * (4 + row_bytes) + sizeof kMagic + 8 + 8 + 16 + 8 != bytes.size())
+    if (n > size / sizeof(Token) || n * (sizeof(Token) + row_bytes) + sizeof kMagic + 8 + 16 + 8 + 8 != size)
         return damaged("damaged (its size does not match its header)");
     std::vector<Token> tokens(n);
     in.read(reinterpret_cast<char*>(tokens.data()), static_cast<std::streamsize>(n * sizeof(Token)));
