@@ -16,6 +16,7 @@ Command add_info_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 Command add_perplexity_command(CLI::App& parent);
 Command add_quantize_command(CLI::App& parent);
+Command add_imatrix_command(CLI::App& parent);
 Command add_bench_command(CLI::App& parent);
 Command add_batch_command(CLI::App& parent);
 Command add_prompt_command(CLI::App& parent);

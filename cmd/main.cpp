@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     app.add_flag("-v,--verbose", verbose, "More detail on stderr");
     app.add_flag("-q,--quiet", quiet, "Only errors and warnings on stderr");
     const std::vector<Command> commands = {add_run_command(app), add_info_command(app), add_tokenize_command(app),
-                                           add_perplexity_command(app), add_quantize_command(app),
+                                           add_perplexity_command(app), add_quantize_command(app), add_imatrix_command(app),
                                            add_bench_command(app), add_batch_command(app), add_prompt_command(app),
                                            add_chat_command(app)};
 

@@ -154,6 +154,7 @@ void Forward::qkv(size_t l, size_t n) {
     const size_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), hd = c.head_dim;
     input_.set(xb_.data(), c.n_embd, n, c.n_embd);
     const MatmulOutput out[] = {{&w.wq, q_.data(), q_dim}, {&w.wk, k_new_.data(), kv_dim}, {&w.wv, v_new_.data(), kv_dim}};
+    seen({&w.wq, &w.wk, &w.wv}, xb_.data(), c.n_embd, n, c.n_embd);
     matmul(model_.isa(), out, input_, n_threads_);
     for (size_t t = 0; t < n; ++t) {
         float *q = &q_[t * q_dim], *k = &k_new_[t * kv_dim], *v = &v_new_[t * kv_dim];
@@ -173,20 +174,24 @@ void Forward::qkv(size_t l, size_t n) {
     }
 }
 
-void Forward::ffn(const FfnWeights& f, size_t n, float* out) {
-    const size_t n_ff = model_.config().n_ff;
+void Forward::ffn(const FfnWeights& f, size_t n, const float* x, float* out) {
+    const size_t n_ff = model_.config().n_ff, dim = model_.config().n_embd;
     const MatmulOutput gate_up[] = {{&f.gate, hb_.data(), n_ff}, {&f.up, hb2_.data(), n_ff}};
+    input_.set(x, dim, n, dim);
+    seen({&f.gate, &f.up}, x, dim, n, dim);
     matmul(model_.isa(), gate_up, input_, n_threads_);
     const auto activate = model_.config().arch->ffn_act == Activation::gelu_tanh ? geglu : swiglu;
     activate(model_.isa(), hb_.data(), hb2_.data(), n * n_ff, n_threads_);
     input_.set(hb_.data(), n_ff, n, n_ff);
-    matmul(model_.isa(), f.down, input_, out, model_.config().n_embd, n_threads_);
+    seen({&f.down}, hb_.data(), n_ff, n, n_ff);
+    matmul(model_.isa(), f.down, input_, out, dim, n_threads_);
 }
 
 void Forward::moe(const LayerWeights& w, size_t n) {
     const ModelConfig& c = model_.config();
     const size_t dim = c.n_embd, n_exp = c.n_expert, k = c.n_expert_used;
     input_.set(xb_.data(), dim, n, dim);
+    seen({&w.router}, xb_.data(), dim, n, dim);
     matmul(model_.isa(), w.router, input_, router_.data(), n_exp, n_threads_);
 
     // Each token's k experts of highest logit (ties: lower index), weighted by the softmax
@@ -213,8 +218,7 @@ void Forward::moe(const LayerWeights& w, size_t n) {
         if (slots_.empty()) continue;
         const size_t g = slots_.size();
         for (size_t i = 0; i < g; ++i) std::copy_n(&xb_[slots_[i] / k * dim], dim, &gathered_[i * dim]);
-        input_.set(gathered_.data(), dim, g, dim);
-        ffn(w.experts[e], g, q_.data());
+        ffn(w.experts[e], g, gathered_.data(), q_.data());
         for (size_t i = 0; i < g; ++i) std::copy_n(&q_[i * dim], dim, &expert_out_[slots_[i] * dim]);
     }
 
@@ -293,6 +297,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
                                    held < cache0.n_ctx() ? held : 0};
         attention(isa, shape, seqs_, q_dim, q_dim, scores_.data(), nt);
         input_.set(att_.data(), q_dim, n, q_dim);
+        seen({&w.wo}, att_.data(), q_dim, n, q_dim);
         matmul(isa, w.wo, input_, xb2_.data(), dim, nt);
         for (size_t t = 0; t < n; ++t) {
             if (!w.post_attn_norm.empty()) rmsnorm(&xb2_[t * dim], &xb2_[t * dim], w.post_attn_norm.data(), dim, c.norm_eps);
@@ -301,8 +306,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
 
         for (size_t t = 0; t < n; ++t) rmsnorm(&xb_[t * dim], &x_[t * dim], w.ffn_norm.data(), dim, c.norm_eps);
         if (w.experts.empty()) {
-            input_.set(xb_.data(), dim, n, dim);
-            ffn(w.ffn, n, xb2_.data());
+            ffn(w.ffn, n, xb_.data(), xb2_.data());
         } else {
             moe(w, n);
         }
@@ -323,6 +327,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
     if (rows > 0) {
         if (logits_.size() < rows * c.n_vocab) logits_.resize(rows * c.n_vocab);
         input_.set(xb_.data(), dim, rows, dim);
+        seen({&m.output()}, xb_.data(), dim, rows, dim);
         matmul(isa, m.output(), input_, logits_.data(), c.n_vocab, nt);
     }
     if (n == 1) one_token_threads_.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <iosfwd>
 #include <optional>
 #include <span>
@@ -85,6 +86,15 @@ struct TokenRun {
     Logits logits;
 };
 
+// Sees the input rows of the forward pass's matrix products, before they are multiplied (an
+// importance matrix's statistics). The matrices of one call all read those rows.
+class ActivationObserver {
+public:
+    virtual ~ActivationObserver() = default;
+    virtual void observe(std::span<const WeightMatrix* const> matrices, const float* x, size_t n_rows, size_t n_cols,
+                         size_t ld) = 0;
+};
+
 class Forward {
 public:
     // Scratch for up to n_batch tokens in one call.
@@ -97,12 +107,20 @@ public:
     // that each run fits its cache; the caches share one type and size.
     std::span<const float> run(std::span<const TokenRun> runs);
 
+    // Every later pass shows its products' inputs to observer (nullptr: none).
+    void observe(ActivationObserver* observer) { observer_ = observer; }
+
 private:
+    // Shows n rows of x (n_cols used, ld apart) that the matrices read to the observer.
+    void seen(std::initializer_list<const WeightMatrix*> matrices, const float* x, size_t n_cols, size_t n, size_t ld) {
+        if (observer_ != nullptr) observer_->observe({matrices.begin(), matrices.size()}, x, n, n_cols, ld);
+    }
+
     // Q, K and V of layer l for xb_'s n rows into q_, k_new_, v_new_: projections, biases,
     // per-head norms and RoPE.
     void qkv(size_t l, size_t n);
-    // out (n rows of n_embd) = the feed-forward network f of input_'s n rows.
-    void ffn(const FfnWeights& f, size_t n, float* out);
+    // out (n rows of n_embd) = the feed-forward network f of x's n rows (n_embd each).
+    void ffn(const FfnWeights& f, size_t n, const float* x, float* out);
     // xb2_ = the mixture of experts of xb_'s n rows.
     void moe(const LayerWeights& w, size_t n);
 
@@ -121,6 +139,7 @@ private:
     std::vector<size_t> slots_;
     MatmulInput input_;
     std::vector<AttentionSeq> seqs_;
+    ActivationObserver* observer_ = nullptr;
 };
 
 }  // namespace kiln

@@ -24,13 +24,18 @@ std::string quant_mix_names();  // for help and errors
 struct QuantizeReport {
     size_t in_bytes = 0, out_bytes = 0;
     std::vector<std::string> fallbacks;  // "tensor: rows of N do not fit TYPE, kept as OTHER"
+    std::vector<std::string> unweighted;  // types written that did not use the importance matrix
 };
 
 // Progress: (tensor index, tensor count, name, type written).
 using QuantizeProgress = std::function<void(size_t, size_t, const std::string&, const char*)>;
 
-// Throws Error. The output keeps all metadata, with general.file_type set.
+class ImportanceMatrix;
+
+// Throws Error. The output keeps all metadata, with general.file_type set. With an importance
+// matrix, the types whose quantizers take one weigh each column's error by it; the types that
+// need one (IQ1, IQ2, IQ3_XXS) are refused without it, as llama-quantize refuses them.
 QuantizeReport quantize_model(const std::string& in_path, const std::string& out_path, QuantMix mix, int n_threads,
-                              const QuantizeProgress& progress);
+                              const QuantizeProgress& progress, const ImportanceMatrix* imatrix = nullptr);
 
 }  // namespace kiln

@@ -33,6 +33,8 @@ public:
 
     // Empties the KV cache.
     void clear() { n_past_ = 0; }
+    // Shows every later forward pass's matrix inputs to observer (nullptr: none).
+    void observe(ActivationObserver* observer) { forward_.observe(observer); }
     // Forgets positions n and on, so that the next eval continues at n; returns n, or 0 (all
     // forgotten) when a sliding-window layer's ring no longer holds the positions n attends to.
     size_t rewind(size_t n);

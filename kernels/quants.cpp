@@ -652,6 +652,12 @@ void dequantize_row_bf16(const uint16_t* x, float* y, size_t n) { halves_to_f32<
 
 void quantize_row(DType type, const float* x, void* y, size_t n) { traits(type).from_float(x, y, n); }
 
+void quantize_row(DType type, const float* x, void* y, size_t n, const float* importance) {
+    const TypeTraits& t = traits(type);
+    if (importance != nullptr && t.from_float_weighted != nullptr) t.from_float_weighted(x, y, n, importance);
+    else t.from_float(x, y, n);
+}
+
 void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n) {
     const TypeTraits& t = traits(type);
     (has_avx512(isa) && t.from_float_avx512 != nullptr ? t.from_float_avx512 : t.from_float)(x, y, n);
@@ -659,7 +665,9 @@ void quantize_row(Isa isa, DType type, const float* x, void* y, size_t n) {
 
 void dequantize_row(DType type, const void* x, float* y, size_t n) { traits(type).to_float(x, y, n); }
 
-void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads) {
+void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads,
+                  const float* importance, size_t rows_per_importance) {
+
     const size_t in_bytes = row_bytes(*type_info(static_cast<uint32_t>(from)), n);
     const size_t out_bytes = row_bytes(*type_info(static_cast<uint32_t>(to)), n);
 #pragma omp parallel num_threads(n_threads)
@@ -668,7 +676,8 @@ void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_row
 #pragma omp for schedule(dynamic, 16)
         for (size_t r = 0; r < n_rows; ++r) {
             dequantize_row(from, static_cast<const uint8_t*>(src) + r * in_bytes, row.data(), n);
-            quantize_row(to, row.data(), static_cast<uint8_t*>(dst) + r * out_bytes, n);
+            quantize_row(to, row.data(), static_cast<uint8_t*>(dst) + r * out_bytes, n,
+                         importance != nullptr ? importance + r / rows_per_importance * n : nullptr);
         }
     }
 }

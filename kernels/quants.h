@@ -172,8 +172,13 @@ void dequantize_row_bf16(const uint16_t* x, float* y, size_t n);
 // also Q8_K, the activation type) and reads.
 void quantize_row(DType type, const float* x, void* y, size_t n);
 void dequantize_row(DType type, const void* x, float* y, size_t n);
+// With a weight per element (nullptr: none) for the types whose quantizer takes one.
+void quantize_row(DType type, const float* x, void* y, size_t n, const float* importance);
 
-// n_rows rows of n elements from one type to another (through float), in parallel.
-void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads);
+// n_rows rows of n elements from one type to another (through float), in parallel. With an
+// importance matrix (n weights per group of rows_per_importance rows, as an imatrix holds one
+// per expert of a 3-D tensor), types with a weighted quantizer use it.
+void convert_rows(DType from, const void* src, DType to, void* dst, size_t n_rows, size_t n, int n_threads,
+                  const float* importance = nullptr, size_t rows_per_importance = 0);
 
 }  // namespace kiln

@@ -4,6 +4,7 @@
 
 #include "kernels/matmul_kernels.h"
 #include "kernels/quants.h"
+#include "kernels/quantize_iq.h"
 #include "kernels/quants_iq.h"
 #include "kernels/repack.h"
 
@@ -19,6 +20,14 @@ void to_float(const void* x, float* y, size_t n) {
 template <class Block, void (*f)(const float*, Block*, size_t)>
 void from_float(const float* x, void* y, size_t n) {
     f(x, static_cast<Block*>(y), n);
+}
+template <class Block, void (*f)(const float*, Block*, size_t, const float*)>
+void from_float_weighted(const float* x, void* y, size_t n, const float* importance) {
+    f(x, static_cast<Block*>(y), n, importance);
+}
+template <class Block, void (*f)(const float*, Block*, size_t, const float*)>
+void from_float_plain(const float* x, void* y, size_t n) {
+    f(x, static_cast<Block*>(y), n, nullptr);
 }
 void copy_f32(const void* x, float* y, size_t n) { std::memcpy(y, x, n * sizeof(float)); }
 void copy_to_f32(const float* x, void* y, size_t n) { std::memcpy(y, x, n * sizeof(float)); }
@@ -73,20 +82,32 @@ constexpr TypeTraits kTable[] = {
     // Activations only: the quantized input of the K-quants' dot products.
     {.type = Q8_K, .info = {"q8_k", 256, 292}, .from_float = from_float<BlockQ8_K, quantize_row_q8_K>,
      .from_float_avx512 = from_float<BlockQ8_K, quantize_row_q8_K_avx512>},
-    {.type = IQ2_XXS, .info = {"iq2_xxs", 256, 66}, .to_float = to_float<BlockIQ2_XXS, dequantize_row_iq2_xxs>, .act_type = Q8_K,
+    {.type = IQ2_XXS, .info = {"iq2_xxs", 256, 66}, .to_float = to_float<BlockIQ2_XXS, dequantize_row_iq2_xxs>,
+     .from_float = from_float_plain<BlockIQ2_XXS, quantize_row_iq2_xxs>,
+     .from_float_weighted = from_float_weighted<BlockIQ2_XXS, quantize_row_iq2_xxs>, .act_type = Q8_K,
      .tile = {matmul_tile_iq2_xxs_scalar, matmul_tile_iq2_xxs_avx2, matmul_tile_iq2_xxs_avx512}},
-    {.type = IQ2_XS, .info = {"iq2_xs", 256, 74}, .to_float = to_float<BlockIQ2_XS, dequantize_row_iq2_xs>, .act_type = Q8_K,
+    {.type = IQ2_XS, .info = {"iq2_xs", 256, 74}, .to_float = to_float<BlockIQ2_XS, dequantize_row_iq2_xs>,
+     .from_float = from_float_plain<BlockIQ2_XS, quantize_row_iq2_xs>,
+     .from_float_weighted = from_float_weighted<BlockIQ2_XS, quantize_row_iq2_xs>, .act_type = Q8_K,
      .tile = {matmul_tile_iq2_xs_scalar, matmul_tile_iq2_xs_avx2, matmul_tile_iq2_xs_avx512}},
-    {.type = IQ3_XXS, .info = {"iq3_xxs", 256, 98}, .to_float = to_float<BlockIQ3_XXS, dequantize_row_iq3_xxs>, .act_type = Q8_K,
+    {.type = IQ3_XXS, .info = {"iq3_xxs", 256, 98}, .to_float = to_float<BlockIQ3_XXS, dequantize_row_iq3_xxs>,
+     .from_float = from_float_plain<BlockIQ3_XXS, quantize_row_iq3_xxs>,
+     .from_float_weighted = from_float_weighted<BlockIQ3_XXS, quantize_row_iq3_xxs>, .act_type = Q8_K,
      .tile = {matmul_tile_iq3_xxs_scalar, matmul_tile_iq3_xxs_avx2, matmul_tile_iq3_xxs_avx512}},
-    {.type = IQ1_S, .info = {"iq1_s", 256, 50}, .to_float = to_float<BlockIQ1_S, dequantize_row_iq1_s>, .act_type = Q8_K,
+    {.type = IQ1_S, .info = {"iq1_s", 256, 50}, .to_float = to_float<BlockIQ1_S, dequantize_row_iq1_s>,
+     .from_float = from_float_plain<BlockIQ1_S, quantize_row_iq1_s>,
+     .from_float_weighted = from_float_weighted<BlockIQ1_S, quantize_row_iq1_s>, .act_type = Q8_K,
      .tile = {matmul_tile_iq1_s_scalar, matmul_tile_iq1_s_avx2, matmul_tile_iq1_s_avx512}},
     {.type = IQ4_NL, .info = {"iq4_nl", 32, 18}, .to_float = to_float<BlockIQ4_NL, dequantize_row_iq4_nl>,
      .from_float = from_float<BlockIQ4_NL, quantize_row_iq4_nl>, .act_type = Q8_0,
      .tile = {matmul_tile_iq4_nl_scalar, matmul_tile_iq4_nl_avx2, matmul_tile_iq4_nl_avx512}},
-    {.type = IQ3_S, .info = {"iq3_s", 256, 110}, .to_float = to_float<BlockIQ3_S, dequantize_row_iq3_s>, .act_type = Q8_K,
+    {.type = IQ3_S, .info = {"iq3_s", 256, 110}, .to_float = to_float<BlockIQ3_S, dequantize_row_iq3_s>,
+     .from_float = from_float_plain<BlockIQ3_S, quantize_row_iq3_s>,
+     .from_float_weighted = from_float_weighted<BlockIQ3_S, quantize_row_iq3_s>, .act_type = Q8_K,
      .tile = {matmul_tile_iq3_s_scalar, matmul_tile_iq3_s_avx2, matmul_tile_iq3_s_avx512}},
-    {.type = IQ2_S, .info = {"iq2_s", 256, 82}, .to_float = to_float<BlockIQ2_S, dequantize_row_iq2_s>, .act_type = Q8_K,
+    {.type = IQ2_S, .info = {"iq2_s", 256, 82}, .to_float = to_float<BlockIQ2_S, dequantize_row_iq2_s>,
+     .from_float = from_float_plain<BlockIQ2_S, quantize_row_iq2_s>,
+     .from_float_weighted = from_float_weighted<BlockIQ2_S, quantize_row_iq2_s>, .act_type = Q8_K,
      .tile = {matmul_tile_iq2_s_scalar, matmul_tile_iq2_s_avx2, matmul_tile_iq2_s_avx512}},
     {.type = IQ4_XS, .info = {"iq4_xs", 256, 136}, .to_float = to_float<BlockIQ4_XS, dequantize_row_iq4_xs>,
      .from_float = from_float<BlockIQ4_XS, quantize_row_iq4_xs>, .act_type = Q8_K,
@@ -96,7 +117,9 @@ constexpr TypeTraits kTable[] = {
     {.type = I32, .info = {"i32", 1, 4}},
     {.type = I64, .info = {"i64", 1, 8}},
     {.type = F64, .info = {"f64", 1, 8}},
-    {.type = IQ1_M, .info = {"iq1_m", 256, 56}, .to_float = to_float<BlockIQ1_M, dequantize_row_iq1_m>, .act_type = Q8_K,
+    {.type = IQ1_M, .info = {"iq1_m", 256, 56}, .to_float = to_float<BlockIQ1_M, dequantize_row_iq1_m>,
+     .from_float = from_float_plain<BlockIQ1_M, quantize_row_iq1_m>,
+     .from_float_weighted = from_float_weighted<BlockIQ1_M, quantize_row_iq1_m>, .act_type = Q8_K,
      .tile = {matmul_tile_iq1_m_scalar, matmul_tile_iq1_m_avx2, matmul_tile_iq1_m_avx512}},
     {.type = BF16, .info = {"bf16", 1, 2}, .to_float = to_float<uint16_t, dequantize_row_bf16>,
      .from_float = from_float<uint16_t, quantize_row_bf16>, .act_type = F32,

@@ -16,6 +16,8 @@ namespace kiln {
 
 using ToFloatFn = void (*)(const void* x, float* y, size_t n);
 using FromFloatFn = void (*)(const float* x, void* y, size_t n);
+// A quantizer minimizing the error weighted by importance (one weight per element, or nullptr).
+using WeightedFromFloatFn = void (*)(const float* x, void* y, size_t n, const float* importance);
 // One strip of 16 rows (row_bytes apart, n_blocks blocks each) into its strips16 form at out.
 using RepackFn = void (*)(const uint8_t* rows, size_t row_bytes, size_t n_blocks, uint8_t* out);
 
@@ -25,6 +27,7 @@ struct TypeTraits {
     ToFloatFn to_float = nullptr;           // nullptr: kiln cannot read the type
     FromFloatFn from_float = nullptr;       // the reference quantizer; nullptr: kiln cannot write it
     FromFloatFn from_float_avx512 = nullptr;  // the same bytes with AVX-512, or nullptr
+    WeightedFromFloatFn from_float_weighted = nullptr;  // takes an importance matrix; nullptr: none
     DType act_type = DType::F32;            // the activations its dot products take
     MatmulTileFn tile[3] = {};              // scalar, avx2, avx512 (amx takes avx512's); nullptr: none
     MatmulTileFn strips_tile = nullptr;     // the amx level's kernel over strips16, or nullptr

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/error.h"
+#include "engine/imatrix.h"
 #include "engine/perplexity.h"
 #include "engine/quantize.h"
 #include "engine/session.h"
@@ -264,47 +266,71 @@ TEST_CASE("kiln's perplexity on llama.cpp's file of every type it runs is llama-
 
 TEST_CASE("kiln's quantizer errs no more than llama.cpp's on the same F32 tensors", "[quantize][reference]") {
     // For each type, every tensor llama.cpp's file of that type holds in it: the RMS of
-    // (dequantized - F32) over all of them, for llama.cpp's bytes and for kiln's quantize_row.
+    // (dequantized - F32) over all of them, for llama.cpp's bytes and for kiln's quantizer;
+    // where llama.cpp used the importance matrix, kiln uses it too, and the RMS weighted by it
+    // is compared as well.
     const GgufFile f32 = GgufFile::open(quants_dir() + "kqs-f32.gguf");
+    const ImportanceMatrix imatrix = ImportanceMatrix::load(quants_dir() + "kqs-imatrix.gguf");
     std::string table;
+#ifdef KILN_SANITIZED
+    constexpr size_t kRowStep = 8;  // every eighth row: the sanitizers' build is many times slower
+#else
+    constexpr size_t kRowStep = 1;
+#endif
     struct Case {
         const char* file;  // kqs-FILE.gguf
         DType type;        // the tensors of this type in it
+        bool imatrix;      // llama.cpp quantized them with kqs-imatrix.gguf
     };
-    for (const Case& c : {Case{"q8_0", DType::Q8_0}, Case{"q4_0", DType::Q4_0}, Case{"q4_1", DType::Q4_1}, Case{"q5_0", DType::Q5_0},
-                          Case{"q5_1", DType::Q5_1}, Case{"iq4_nl", DType::IQ4_NL}, Case{"iq4_xs", DType::IQ4_XS},
-                          Case{"q2_k", DType::Q2_K}, Case{"q3_k_s", DType::Q3_K}, Case{"q4_k_m", DType::Q4_K},
-                          Case{"q5_k_m", DType::Q5_K}, Case{"q6_k", DType::Q6_K}}) {
+    const Case cases[] = {
+        {"q8_0", DType::Q8_0, false},      {"q4_0", DType::Q4_0, false},      {"q4_1", DType::Q4_1, false},
+        {"q5_0", DType::Q5_0, false},      {"q5_1", DType::Q5_1, false},      {"iq4_nl", DType::IQ4_NL, false},
+        {"iq4_xs", DType::IQ4_XS, false},  {"q2_k", DType::Q2_K, false},      {"q3_k_s", DType::Q3_K, false},
+        {"q4_k_m", DType::Q4_K, false},    {"q5_k_m", DType::Q5_K, false},    {"q6_k", DType::Q6_K, false},
+        {"iq3_s", DType::IQ3_S, false},    {"iq3_xxs", DType::IQ3_XXS, true}, {"iq3_xxs", DType::IQ2_S, true},
+        {"iq2_xs", DType::IQ2_XS, true},   {"iq2_xxs", DType::IQ2_XXS, true}, {"iq1_s", DType::IQ1_S, true},
+        {"iq1_m", DType::IQ1_M, true},
+    };
+    for (const Case& c : cases) {
         const std::string name = traits(c.type).info.name;
         const GgufFile theirs = GgufFile::open(quants_dir() + "kqs-" + c.file + ".gguf");
         const DType type = c.type;
-        double err_theirs = 0, err_ours = 0;
+        double err_theirs = 0, err_ours = 0, werr_theirs = 0, werr_ours = 0, wsum = 0;
         size_t count = 0;
         for (const GgufTensor& t : theirs.tensors()) {
             if (t.type != type) continue;
             const GgufTensor* src = f32.find_tensor(t.name);
             REQUIRE(src != nullptr);
             const size_t n = t.dims[0], rb = row_bytes(traits(type).info, n);
+            std::vector<float> w = c.imatrix ? imatrix.weights(t.name, n, 1) : std::vector<float>{};
+            if (w.empty()) w.assign(n, 1.0f);
             std::vector<float> x(n), a(n), b(n);
             std::vector<uint8_t> q(rb);
-            for (size_t r = 0; r < t.n_elems / n; ++r) {
+            for (size_t r = 0; r < t.n_elems / n; r += kRowStep) {
                 std::memcpy(x.data(), src->data + r * n * 4, n * 4);
                 dequantize_row(type, t.data + r * rb, a.data(), n);
-                quantize_row(type, x.data(), q.data(), n);
+                quantize_row(type, x.data(), q.data(), n, c.imatrix ? w.data() : nullptr);
                 dequantize_row(type, q.data(), b.data(), n);
                 for (size_t i = 0; i < n; ++i) {
                     err_theirs += double(a[i] - x[i]) * (a[i] - x[i]);
                     err_ours += double(b[i] - x[i]) * (b[i] - x[i]);
+                    werr_theirs += w[i] * double(a[i] - x[i]) * (a[i] - x[i]);
+                    werr_ours += w[i] * double(b[i] - x[i]) * (b[i] - x[i]);
+                    wsum += w[i];
                 }
                 count += n;
             }
         }
         REQUIRE(count > 0);
         const double rms_theirs = std::sqrt(err_theirs / count), rms_ours = std::sqrt(err_ours / count);
-        table += "\n" + name + " (kqs-" + c.file + "): llama.cpp " + std::to_string(rms_theirs) + ", kiln " + std::to_string(rms_ours) +
-                 " over " + std::to_string(count) + " weights";
-        INFO(name << ": llama.cpp RMS " << rms_theirs << ", kiln " << rms_ours);
+        const double wrms_theirs = std::sqrt(werr_theirs / wsum), wrms_ours = std::sqrt(werr_ours / wsum);
+        table += "\n" + name + " (kqs-" + c.file + "): llama.cpp " + std::to_string(rms_theirs) + ", kiln " + std::to_string(rms_ours);
+        if (c.imatrix) table += "; weighted: llama.cpp " + std::to_string(wrms_theirs) + ", kiln " + std::to_string(wrms_ours);
+        table += " over " + std::to_string(count) + " weights";
+        INFO(name << " (kqs-" << c.file << "): llama.cpp RMS " << rms_theirs << ", kiln " << rms_ours << "; weighted "
+                  << wrms_theirs << ", " << wrms_ours);
         CHECK(rms_ours <= rms_theirs * (1 + 1e-6));
+        CHECK(wrms_ours <= wrms_theirs * (1 + 1e-6));
     }
     WARN("RMS error of the quantized weights:" << table);
 }
@@ -313,10 +339,16 @@ TEST_CASE("kiln quantize gives each tensor the type llama-quantize gives it, for
     // llama.cpp quantized the F32 source into each mix; kiln's own quantization of the same
     // source must choose the same type for every tensor (its per-tensor rules and fallbacks).
     const std::string f32 = quants_dir() + "kqs-f32.gguf";
+    // llama.cpp used kqs-imatrix.gguf for the IQ1, IQ2 and IQ3_XXS mixes, which need one.
+    const ImportanceMatrix imatrix = ImportanceMatrix::load(quants_dir() + "kqs-imatrix.gguf");
     for (const char* mix : {"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "iq4_xs", "q2_k", "q3_k_s",
-                            "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k"}) {
+                            "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", "q5_k_m", "q6_k", "iq3_s", "iq3_m", "iq3_xxs",
+                            "iq2_s", "iq2_xs", "iq2_xxs", "iq1_s", "iq1_m"}) {
         const std::string out = temp_dir() + "/kqs-" + mix + ".gguf";
-        quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {});
+        const std::string m = mix;
+        const bool with_imatrix = m.rfind("iq1", 0) == 0 || m.rfind("iq2", 0) == 0 || m == "iq3_xxs";
+        quantize_model(f32, out, *parse_quant_mix(mix), 2, [](size_t, size_t, const std::string&, const char*) {},
+                       with_imatrix ? &imatrix : nullptr);
         const GgufFile ours = GgufFile::open(out), theirs = GgufFile::open(quants_dir() + "kqs-" + mix + ".gguf");
         REQUIRE(ours.tensors().size() == theirs.tensors().size());
         for (const GgufTensor& t : theirs.tensors()) {
@@ -378,4 +410,138 @@ TEST_CASE("kiln quantize never leaves a truncated file under the output's name",
     REQUIRE(run_kiln({"quantize", src, out, "--type", "q4_0"}).status == 0);
     CHECK(GgufFile::open(out).tensors().size() == GgufFile::open(src).tensors().size());
     CHECK(!std::ifstream(out + ".partial").good());
+}
+
+TEST_CASE("kiln's importance matrix of the F32 model is llama-imatrix's", "[quantize][imatrix][reference]") {
+    // llama-imatrix ran over gpl-3.txt in chunks of 256 (kqs-imatrix.gguf); kiln's run over
+    // the same text must give every matrix llama.cpp's mean squares. The two runs see slightly
+    // different tokens (llama.cpp summed 22010, kiln takes the text's 86 whole chunks), so the
+    // means agree to a fraction of a percent, not to rounding.
+    const auto model = Model::load(quants_dir() + "kqs-f32.gguf", ModelOptions{});
+    SessionOptions so;
+    so.n_ctx = 256;
+    so.n_threads = 2;
+    Session session(*model, so);
+    const std::vector<Token> tokens = model->tokenizer().encode(read_file(shared_dir() + "/text/gpl-3.txt"), true);
+    size_t chunks_seen = 0;
+    ImatrixOptions o;
+    o.n_ctx = 256;
+    const ImportanceMatrix ours = compute_imatrix(session, tokens, o, [&](const ImatrixProgress& p) { chunks_seen = p.chunk; });
+    const ImportanceMatrix theirs = ImportanceMatrix::load(quants_dir() + "kqs-imatrix.gguf");
+    CHECK(chunks_seen == tokens.size() / 256);
+    CHECK(ours.chunk_count == chunks_seen);
+    CHECK(ours.chunk_size == 256);
+    REQUIRE(ours.entries.size() == theirs.entries.size());
+    for (const auto& [name, e] : theirs.entries) {
+        INFO(name);
+        REQUIRE(ours.entries.count(name) == 1);
+        const ImportanceEntry& mine = ours.entries.at(name);
+        REQUIRE(mine.n_cols == e.n_cols);
+        CHECK(mine.counts[0] == double(chunks_seen * 256));
+        const std::vector<float> a = theirs.weights(name, e.n_cols, 1), b = ours.weights(name, e.n_cols, 1);
+        double worst = 0;
+        for (size_t j = 0; j < a.size(); ++j) worst = std::max(worst, std::abs(double(b[j]) / a[j] - 1));
+        CHECK(worst < 0.01);
+    }
+
+    // Written and read back: the same sums (as float32, the format's type), in llama.cpp's layout.
+    const std::string path = temp_dir() + "/kqs-imatrix-kiln.gguf";
+    ours.save(path);
+    const ImportanceMatrix back = ImportanceMatrix::load(path);
+    CHECK(back.chunk_count == ours.chunk_count);
+    REQUIRE(back.entries.size() == ours.entries.size());
+    for (const auto& [name, e] : ours.entries)
+        for (size_t j = 0; j < e.sum2.size(); ++j) CHECK(back.entries.at(name).sum2[j] == double(float(e.sum2[j])));
+    const GgufFile file = GgufFile::open(path);
+    CHECK(file.get_string("general.type") == std::optional<std::string_view>("imatrix"));
+    REQUIRE(file.find_tensor("blk.0.ffn_down.weight.in_sum2") != nullptr);
+    CHECK(file.find_tensor("blk.0.ffn_down.weight.in_sum2")->dims[0] == 768);
+    CHECK(file.find_tensor("blk.0.ffn_down.weight.counts")->n_elems == 1);
+}
+
+TEST_CASE("an importance matrix that is not one is refused by name", "[quantize][imatrix][bad-input]") {
+    const std::string dir = temp_dir();
+    const auto write = [&](const std::string& name, const std::function<void(GgufWriter&)>& fill) {
+        GgufWriter w;
+        w.add_string("general.type", "imatrix");
+        fill(w);
+        w.write(dir + "/" + name);
+        return dir + "/" + name;
+    };
+    const auto f32s = [](std::initializer_list<float> v) {
+        std::string out(v.size() * 4, '\0');
+        std::memcpy(out.data(), std::data(v), out.size());
+        return out;
+    };
+    const auto fails = [](const std::string& path, const std::string& needle) {
+        try {
+            ImportanceMatrix::load(path);
+            FAIL("loaded " << path);
+        } catch (const Error& e) {
+            INFO(e.what());
+            CHECK(std::string(e.what()).find(needle) != std::string::npos);
+        }
+    };
+    fails(quants_dir() + "kqs-q4_0.gguf", "not an importance matrix");
+    fails(write("no-counts.gguf", [&](GgufWriter& w) { w.add_tensor("a.weight.in_sum2", {2}, 0, f32s({1, 2})); }), "no 'a.weight.counts'");
+    fails(write("nan.gguf",
+                [&](GgufWriter& w) {
+                    w.add_tensor("a.weight.in_sum2", {2}, 0, f32s({1, NAN}));
+                    w.add_tensor("a.weight.counts", {1}, 0, f32s({4}));
+                }),
+          "non-finite");
+    fails(write("counts.gguf",
+                [&](GgufWriter& w) {
+                    w.add_tensor("a.weight.in_sum2", {2, 3}, 0, f32s({1, 2, 3, 4, 5, 6}));
+                    w.add_tensor("a.weight.counts", {1, 2}, 0, f32s({4, 4}));
+                }),
+          "one count per matrix");
+    // A valid entry that does not fit the tensor it names is refused when it is used.
+    const ImportanceMatrix m = ImportanceMatrix::load(write("ok.gguf", [&](GgufWriter& w) {
+        w.add_tensor("a.weight.in_sum2", {2}, 0, f32s({1, 2}));
+        w.add_tensor("a.weight.counts", {1}, 0, f32s({4}));
+    }));
+    CHECK(m.weights("a.weight", 2, 1) == std::vector<float>{0.25f, 0.5f});
+    CHECK(m.weights("a.weight", 2, 3).size() == 6);  // one matrix's means serve every expert
+    CHECK(m.weights("b.weight", 2, 1).empty());
+    CHECK_THROWS_WITH(m.weights("a.weight", 4, 1), Catch::Contains("the tensor takes 1 x 4"));
+}
+
+TEST_CASE("kiln imatrix and kiln quantize --imatrix from the command line", "[quantize][imatrix][cli]") {
+    const std::string dir = temp_dir(), f32 = quants_dir() + "kqs-f32.gguf", im = dir + "/cli-imatrix.gguf";
+    const Result r = run_kiln({"imatrix", "-m", f32, "-f", shared_dir() + "/text/gpl-3.txt", "-c", "256", "--chunks", "4", "-o", im});
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.empty());  // the matrix goes to its file; progress to stderr
+    CHECK(r.err.find("chunk 4/4") != std::string::npos);
+    CHECK(ImportanceMatrix::load(im).chunk_count == 4);
+
+    const Result refused = run_kiln({"quantize", f32, dir + "/iq2.gguf", "--type", "iq2_xxs"});
+    CHECK(refused.status == 1);
+    CHECK(refused.err.find("--imatrix is required") != std::string::npos);
+    const Result done = run_kiln({"quantize", f32, dir + "/iq2.gguf", "--type", "iq2_xxs", "--imatrix", im});
+    INFO(done.err);
+    CHECK(done.status == 0);
+    CHECK(GgufFile::open(dir + "/iq2.gguf").find_tensor("blk.1.ffn_up.weight")->type == DType::IQ2_XXS);
+    const Result bad = run_kiln({"quantize", f32, dir + "/iq2b.gguf", "--type", "iq2_xxs", "--imatrix", f32});
+    CHECK(bad.status == 1);
+    CHECK(bad.err.find("not an importance matrix") != std::string::npos);
+    CHECK(run_kiln({"imatrix", "-m", f32, "-f", shared_dir() + "/text/gpl-3.txt", "--chunks", "1", "-o", im}).status == 1);
+}
+
+TEST_CASE("the codebook quantizers write a NaN or infinite block as zeros and go on", "[quantize][bad-input]") {
+    for (DType type : {DType::IQ3_S, DType::IQ3_XXS, DType::IQ2_S, DType::IQ2_XS, DType::IQ2_XXS, DType::IQ1_S, DType::IQ1_M}) {
+        INFO(traits(type).info.name);
+        std::vector<float> x(3 * 256), w(3 * 256, 1.0f), back(3 * 256);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+        x[17] = NAN;
+        x[256 + 3] = INFINITY;
+        std::vector<uint8_t> q(row_bytes(traits(type).info, x.size()));
+        quantize_row(type, x.data(), q.data(), x.size(), w.data());
+        dequantize_row(type, q.data(), back.data(), x.size());
+        for (size_t i = 0; i < 512; ++i) REQUIRE(back[i] == 0.0f);
+        double err = 0, norm = 0;
+        for (size_t i = 512; i < 768; ++i) err += (back[i] - x[i]) * (back[i] - x[i]), norm += x[i] * x[i];
+        CHECK(err < 0.25 * norm);  // the block after them is quantized as usual
+    }
 }
