@@ -38,8 +38,6 @@ int run_quantize(const QuantizeArgs& a) {
         [](size_t i, size_t n, const std::string& name, const char* type) { spdlog::info("[{:4}/{}] {:32} -> {}", i + 1, n, name, type); },
         imatrix ? &*imatrix : nullptr);
     for (const std::string& f : r.fallbacks) spdlog::warn("fallback: {}", f);
-    for (const std::string& t : r.unweighted)
-        spdlog::warn("{}: written without the importance matrix (kiln's {} quantizer takes none yet)", t, t);
     spdlog::info("{} -> {}: {} -> {} in {:.1f} s", a.in, a.out, format_bytes(r.in_bytes), format_bytes(r.out_bytes),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;

@@ -228,10 +228,6 @@ QuantizeReport quantize_model(const std::string& in_path, const std::string& out
                 throw Error("the importance matrix has no entry for '" + t.name + "', which " + mix.name + " writes as " + name);
         }
         types.push_back(type);
-        const char* type_name = type_info(static_cast<uint32_t>(type))->name;
-        if (imatrix != nullptr && type != t.type && traits(type).from_float_weighted == nullptr &&
-            std::find(report.unweighted.begin(), report.unweighted.end(), type_name) == report.unweighted.end())
-            report.unweighted.emplace_back(type_name);
         const uint64_t bytes = t.n_elems / type_info(static_cast<uint32_t>(type))->block_elems *
                                type_info(static_cast<uint32_t>(type))->block_bytes;
         w.add_tensor_info(t.name, std::vector<uint64_t>(t.dims, t.dims + t.n_dims), static_cast<uint32_t>(type), bytes);

@@ -24,7 +24,6 @@ std::string quant_mix_names();  // for help and errors
 struct QuantizeReport {
     size_t in_bytes = 0, out_bytes = 0;
     std::vector<std::string> fallbacks;  // "tensor: rows of N do not fit TYPE, kept as OTHER"
-    std::vector<std::string> unweighted;  // types written that did not use the importance matrix
 };
 
 // Progress: (tensor index, tensor count, name, type written).

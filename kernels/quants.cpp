@@ -28,6 +28,9 @@ float signed_max(const float* x, size_t n) {
     return max;
 }
 
+// Element i's weight in a quantizer's squared error: the importance given, or 1.
+inline float weight(const float* w, size_t i) { return w != nullptr ? w[i] : 1.0f; }
+
 float max_abs(const float* x, size_t n) {
     float m = 0.0f;
     for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(x[i]));
@@ -35,8 +38,9 @@ float max_abs(const float* x, size_t n) {
 }
 
 // Scale and (non-positive) offset for x ~ scale * L + min with L in 0..nmax, chosen among a
-// few candidate scales by weighted least squares. Returns the scale; -min goes to *neg_min.
-float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_min) {
+// few candidate scales by least squares weighted by w (nullptr: 1). Returns the scale; -min
+// goes to *neg_min.
+float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_min, const float* w) {
     float lo = *std::min_element(x, x + n), hi = *std::max_element(x, x + n);
     lo = std::min(lo, 0.0f);
     if (hi <= lo) {
@@ -50,16 +54,18 @@ float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_m
         const float iscale = (nmax + 0.1f * step) / (hi - lo);
         for (size_t i = 0; i < n; ++i) trial[i] = static_cast<uint8_t>(std::clamp(nearest(iscale * (x[i] - lo)), 0, nmax));
         // Least squares for (scale, min) given the levels.
-        double sl = 0, sll = 0, sx = 0, sxl = 0;
+        double sw = 0, sl = 0, sll = 0, sx = 0, sxl = 0;
         for (size_t i = 0; i < n; ++i) {
-            sl += trial[i];
-            sll += trial[i] * trial[i];
-            sx += x[i];
-            sxl += x[i] * trial[i];
+            const double wi = weight(w, i);
+            sw += wi;
+            sl += wi * trial[i];
+            sll += wi * trial[i] * trial[i];
+            sx += wi * x[i];
+            sxl += wi * x[i] * trial[i];
         }
-        const double det = n * sll - sl * sl;
+        const double det = sw * sll - sl * sl;
         if (det <= 0) continue;
-        float scale = static_cast<float>((n * sxl - sx * sl) / det);
+        float scale = static_cast<float>((sw * sxl - sx * sl) / det);
         float min = static_cast<float>((sll * sx - sl * sxl) / det);
         if (min > 0) {
             min = 0;
@@ -68,7 +74,7 @@ float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_m
         float err = 0;
         for (size_t i = 0; i < n; ++i) {
             const float d = scale * trial[i] + min - x[i];
-            err += d * d;
+            err += weight(w, i) * d * d;
         }
         if (err < best_err) {
             best_err = err, best_scale = scale, best_min = min;
@@ -82,11 +88,11 @@ float fit_scale_min(const float* x, size_t n, int nmax, uint8_t* L, float* neg_m
 // Shared by Q4_K and Q5_K: per-sub-block scales and mins, quantized to 6 bits, packed.
 // Returns the levels in L (0..nmax).
 void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& dmin_out, uint8_t* scales,
-                           uint8_t* L) {
+                           uint8_t* L, const float* w) {
     float sc[8], mn[8];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < 8; ++j) {
-        sc[j] = fit_scale_min(x + 32 * j, 32, nmax, L + 32 * j, &mn[j]);
+        sc[j] = fit_scale_min(x + 32 * j, 32, nmax, L + 32 * j, &mn[j], w != nullptr ? w + 32 * j : nullptr);
         max_scale = std::max(max_scale, sc[j]);
         max_min = std::max(max_min, mn[j]);
     }
@@ -101,6 +107,7 @@ void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& 
     for (int j = 0; j < 8; ++j) {
         const int s0 = std::min(63, nearest(inv_scale * sc[j])), m0 = std::min(63, nearest(inv_min * mn[j]));
         const float* xj = x + 32 * j;
+        const float* wj = w != nullptr ? w + 32 * j : nullptr;
         float best_err = INFINITY;
         for (int s = std::max(s0 - 1, 0); s <= std::min(s0 + 1, 63); ++s)
             for (int m = std::max(m0 - 1, 0); m <= std::min(m0 + 1, 63); ++m) {
@@ -109,7 +116,7 @@ void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& 
                 float err = 0;
                 for (int i = 0; i < 32; ++i) {
                     l[i] = d == 0.0f ? 0 : static_cast<uint8_t>(std::clamp(nearest((xj[i] + dm) / d), 0, nmax));
-                    err += (d * l[i] - dm - xj[i]) * (d * l[i] - dm - xj[i]);
+                    err += weight(wj, i) * (d * l[i] - dm - xj[i]) * (d * l[i] - dm - xj[i]);
                 }
                 if (err < best_err) {
                     best_err = err, ls[j] = static_cast<uint8_t>(s), lm[j] = static_cast<uint8_t>(m);
@@ -130,8 +137,9 @@ void quantize_k_superblock(const float* x, int nmax, uint16_t& d_out, uint16_t& 
     }
 }
 
-// Symmetric scale for L in -nmax..nmax-1, among a few candidates, by least squares.
-float fit_scale_symmetric(const float* x, size_t n, int nmax) {
+// Symmetric scale for L in -nmax..nmax-1, among a few candidates, by least squares weighted
+// by w (nullptr: 1).
+float fit_scale_symmetric(const float* x, size_t n, int nmax, const float* w) {
     const float max = signed_max(x, n);
     if (max == 0.0f) return 0.0f;
     float best_err = INFINITY, best = max / -nmax;
@@ -140,15 +148,15 @@ float fit_scale_symmetric(const float* x, size_t n, int nmax) {
         double sxl = 0, sll = 0;
         for (size_t i = 0; i < n; ++i) {
             const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
-            sxl += x[i] * l;
-            sll += l * l;
+            sxl += weight(w, i) * x[i] * l;
+            sll += weight(w, i) * l * l;
         }
         if (sll == 0) continue;
         const auto scale = static_cast<float>(sxl / sll);
         float err = 0;
         for (size_t i = 0; i < n; ++i) {
             const int l = std::clamp(nearest(iscale * x[i]), -nmax, nmax - 1);
-            err += (scale * l - x[i]) * (scale * l - x[i]);
+            err += weight(w, i) * (scale * l - x[i]) * (scale * l - x[i]);
         }
         if (err < best_err) best_err = err, best = scale;
     }
@@ -159,7 +167,8 @@ float fit_scale_symmetric(const float* x, size_t n, int nmax) {
 // (within [fmin, fmax]), the one whose levels (nearest x / d, clamped to [lmin, lmax])
 // quantize the group with least squared error; its levels go to `levels`. 0 when none is
 // nonzero.
-int best_group_factor(const float* x, float dsuper, int mid, int fmin, int fmax, int lmin, int lmax, int8_t* levels) {
+int best_group_factor(const float* x, float dsuper, int mid, int fmin, int fmax, int lmin, int lmax, int8_t* levels,
+                      const float* w) {
     float best_err = INFINITY;
     int best = 0;
     std::fill_n(levels, 16, 0);
@@ -170,7 +179,7 @@ int best_group_factor(const float* x, float dsuper, int mid, int fmin, int fmax,
         float err = 0;
         for (int i = 0; i < 16; ++i) {
             l[i] = static_cast<int8_t>(std::clamp(nearest(x[i] / d), lmin, lmax));
-            err += (d * l[i] - x[i]) * (d * l[i] - x[i]);
+            err += weight(w, i) * (d * l[i] - x[i]) * (d * l[i] - x[i]);
         }
         if (err < best_err) {
             best_err = err, best = f;
@@ -277,6 +286,92 @@ void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n) {
     }
 }
 
+// With an importance matrix, the legacy types fit their scale (and Q4_1/Q5_1 their min) by
+// weighted least squares instead of ggml's reference rounding.
+namespace {
+
+template <class Block, int nmax>
+void quantize_symmetric_weighted(const float* x, Block* y, size_t n, const float* importance) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        const float* w = importance + b * QK4_0;
+        y[b].d = f32_to_f16(fit_scale_symmetric(x, QK4_0, nmax, w));
+        const float d = f16_to_f32(y[b].d), id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[QK4_0];
+        for (size_t i = 0; i < QK4_0; ++i) q[i] = std::clamp(nearest(x[i] * id), -nmax, nmax - 1) + nmax;
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+        if constexpr (nmax == 16) {
+            std::memset(y[b].qh, 0, 4);
+            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
+        }
+    }
+}
+
+template <class Block, int nmax>
+void quantize_affine_weighted(const float* x, Block* y, size_t n, const float* importance) {
+    for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
+        uint8_t L[QK4_0];
+        float neg_min;
+        const float scale = fit_scale_min(x, QK4_0, nmax, L, &neg_min, importance + b * QK4_0);
+        y[b].d = f32_to_f16(scale);
+        y[b].m = f32_to_f16(-neg_min);
+        const float d = f16_to_f32(y[b].d), m = f16_to_f32(y[b].m), id = d != 0.0f ? 1.0f / d : 0.0f;
+        int q[QK4_0];
+        for (size_t i = 0; i < QK4_0; ++i) q[i] = std::clamp(nearest((x[i] - m) * id), 0, nmax);
+        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+        if constexpr (nmax == 31) {
+            std::memset(y[b].qh, 0, 4);
+            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
+        }
+    }
+}
+
+}  // namespace
+
+// Block by block, the weighted fit or ggml's reference rounding, whichever errs less by the
+// weights: the importance matrix never makes a block worse.
+template <class Block, void (*reference)(const float*, Block*, size_t), void (*weighted)(const float*, Block*, size_t, const float*),
+          void (*decode)(const Block*, float*, size_t)>
+void quantize_legacy_weighted(const float* x, Block* y, size_t n, const float* importance) {
+    if (importance == nullptr) return reference(x, y, n);
+    for (size_t b = 0; b < n / QK4_0; ++b) {
+        const float* xb = x + b * QK4_0;
+        const float* w = importance + b * QK4_0;
+        Block fit, plain;
+        weighted(xb, &fit, QK4_0, w);
+        reference(xb, &plain, QK4_0);
+        float yf[QK4_0], yp[QK4_0];
+        decode(&fit, yf, QK4_0);
+        decode(&plain, yp, QK4_0);
+        double ef = 0, ep = 0;
+        for (size_t i = 0; i < QK4_0; ++i) {
+            ef += double(w[i]) * (yf[i] - xb[i]) * (yf[i] - xb[i]);
+            ep += double(w[i]) * (yp[i] - xb[i]) * (yp[i] - xb[i]);
+        }
+        y[b] = ef < ep ? fit : plain;
+    }
+}
+
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n, const float* importance) {
+    quantize_legacy_weighted<BlockQ4_0, quantize_row_q4_0, quantize_symmetric_weighted<BlockQ4_0, 8>, dequantize_row_q4_0>(x, y, n, importance);
+}
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n, const float* importance) {
+    quantize_legacy_weighted<BlockQ5_0, quantize_row_q5_0, quantize_symmetric_weighted<BlockQ5_0, 16>, dequantize_row_q5_0>(x, y, n, importance);
+}
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, size_t n, const float* importance) {
+    quantize_legacy_weighted<BlockQ4_1, quantize_row_q4_1, quantize_affine_weighted<BlockQ4_1, 15>, dequantize_row_q4_1>(x, y, n, importance);
+}
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, size_t n, const float* importance) {
+    quantize_legacy_weighted<BlockQ5_1, quantize_row_q5_1, quantize_affine_weighted<BlockQ5_1, 31>, dequantize_row_q5_1>(x, y, n, importance);
+}
+
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) { quantize_row_iq4_nl(x, y, n, nullptr); }
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) { quantize_row_iq4_xs(x, y, n, nullptr); }
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n) { quantize_row_q2_K(x, y, n, nullptr); }
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n) { quantize_row_q3_K(x, y, n, nullptr); }
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n) { quantize_row_q4_K(x, y, n, nullptr); }
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n) { quantize_row_q5_K(x, y, n, nullptr); }
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) { quantize_row_q6_K(x, y, n, nullptr); }
+
 namespace {
 
 // The codebook entry nearest v (ties to the lower), by binary search over the sorted values.
@@ -304,12 +399,12 @@ void pack_low2(const uint8_t* l, uint8_t* qs) {
 
 // Levels of one block of 32 at scale d (the nearest codebook entries to x / d) and their
 // squared error.
-float iq4_levels(const float* x, float d, int* q) {
+float iq4_levels(const float* x, float d, int* q, const float* w) {
     float err = 0;
     for (size_t i = 0; i < 32; ++i) {
         q[i] = d != 0.0f ? nearest_iq4nl(x[i] / d) : 0;
         const float v = d * kIq4nlValues[q[i]] - x[i];
-        err += v * v;
+        err += weight(w, i) * v * v;
     }
     return err;
 }
@@ -319,7 +414,7 @@ float iq4_levels(const float* x, float d, int* q) {
 // nearest x / d and d refitted to them by least squares, scored by the error that leaves
 // (sum x^2 - sxq^2 / sqq, so one pass each). Rounded to f16 when to_f16 (IQ4_NL stores it so;
 // IQ4_XS stores 6-bit multiples of a super-block scale instead).
-float iq4_block_scale(const float* x, bool to_f16) {
+float iq4_block_scale(const float* x, bool to_f16, const float* w) {
     const float max = signed_max(x, 32);
     if (std::fabs(max) <= 1e-30f) return 0.0f;
     double best_score = -1.0;
@@ -329,8 +424,8 @@ float iq4_block_scale(const float* x, bool to_f16) {
         double sxq = 0, sqq = 0;
         for (size_t i = 0; i < 32; ++i) {
             const int v = kIq4nlValues[nearest_iq4nl(x[i] * id)];
-            sxq += double(v) * x[i];
-            sqq += double(v) * v;
+            sxq += weight(w, i) * double(v) * x[i];
+            sqq += weight(w, i) * double(v) * v;
         }
         if (sqq > 0 && sxq * sxq / sqq > best_score) best_score = sxq * sxq / sqq, best = static_cast<float>(sxq / sqq);
     }
@@ -343,21 +438,24 @@ void q3_k_scales(const uint8_t packed[12], int8_t out[16]) {
         out[s] = static_cast<int8_t>(((packed[s % 8] >> (4 * (s / 8))) & 0xF) | ((packed[8 + s % 4] >> (2 * (s / 4))) & 3) << 4);
 }
 
-void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n) {
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n, const float* importance) {
     for (size_t b = 0; b < n / QK4_0; ++b, x += QK4_0) {
-        y[b].d = f32_to_f16(iq4_block_scale(x, true));
+        const float* w = importance != nullptr ? importance + b * QK4_0 : nullptr;
+        y[b].d = f32_to_f16(iq4_block_scale(x, true, w));
         int q[QK4_0];
-        iq4_levels(x, f16_to_f32(y[b].d), q);
+        iq4_levels(x, f16_to_f32(y[b].d), q, w);
         for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>(q[i] | q[i + 16] << 4);
     }
 }
 
-void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n, const float* importance) {
     // Each sub-block's own best scale; the super-block scale puts the largest of them at -32;
     // each sub-block's 6-bit factor the nearest, or a neighbour that errs less at it.
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        const float* w = importance != nullptr ? importance + b * QK_K : nullptr;
+        const auto wb = [w](size_t ib) { return w != nullptr ? w + 32 * ib : nullptr; };
         float scales[8];
-        for (size_t ib = 0; ib < 8; ++ib) scales[ib] = iq4_block_scale(x + 32 * ib, false);
+        for (size_t ib = 0; ib < 8; ++ib) scales[ib] = iq4_block_scale(x + 32 * ib, false, wb(ib));
         const float max_scale = signed_max(scales, 8);
         std::memset(&y[b], 0, sizeof y[b]);
         if (max_scale == 0.0f) {
@@ -373,7 +471,7 @@ void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n) {
             int best_l = 0, best_q[32] = {};
             for (int l = std::max(mid - 1, -32); l <= std::min(mid + 1, 31); ++l) {
                 int q[32];
-                const float err = iq4_levels(x + 32 * ib, d * l, q);
+                const float err = iq4_levels(x + 32 * ib, d * l, q, wb(ib));
                 if (err < best_err) {
                     best_err = err, best_l = l;
                     std::copy_n(q, 32, best_q);
@@ -397,14 +495,15 @@ void dequantize_row_iq4_xs(const BlockIQ4_XS* x, float* y, size_t n) {
     }
 }
 
-void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n) {
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n, const float* importance) {
     // Per group of 16 a fitted scale and min (fit_scale_min, levels 0..3); both in 4 bits of
     // the super-block's d and dmin; each group's pair the nearest, or neighbours that err less.
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        const float* w = importance != nullptr ? importance + b * QK_K : nullptr;
         float sc[16], mn[16], max_scale = 0, max_min = 0;
         uint8_t L[QK_K];
         for (size_t g = 0; g < 16; ++g) {
-            sc[g] = fit_scale_min(x + 16 * g, 16, 3, L + 16 * g, &mn[g]);
+            sc[g] = fit_scale_min(x + 16 * g, 16, 3, L + 16 * g, &mn[g], w != nullptr ? w + 16 * g : nullptr);
             max_scale = std::max(max_scale, sc[g]);
             max_min = std::max(max_min, mn[g]);
         }
@@ -414,6 +513,7 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n) {
         for (size_t g = 0; g < 16; ++g) {
             const int s0 = dq > 0 ? std::min(15, nearest(sc[g] / dq)) : 0, m0 = mq > 0 ? std::min(15, nearest(mn[g] / mq)) : 0;
             const float* xg = x + 16 * g;
+            const float* wg = w != nullptr ? w + 16 * g : nullptr;
             float best_err = INFINITY;
             for (int s_ = std::max(s0 - 1, 0); s_ <= std::min(s0 + 1, 15); ++s_)
                 for (int m = std::max(m0 - 1, 0); m <= std::min(m0 + 1, 15); ++m) {
@@ -422,7 +522,7 @@ void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n) {
                     float err = 0;
                     for (int i = 0; i < 16; ++i) {
                         l[i] = d == 0.0f ? 0 : static_cast<uint8_t>(std::clamp(nearest((xg[i] + dm) / d), 0, 3));
-                        err += (d * l[i] - dm - xg[i]) * (d * l[i] - dm - xg[i]);
+                        err += weight(wg, i) * (d * l[i] - dm - xg[i]) * (d * l[i] - dm - xg[i]);
                     }
                     if (err < best_err) {
                         best_err = err;
@@ -445,11 +545,13 @@ void dequantize_row_q2_K(const BlockQ2_K* x, float* y, size_t n) {
     }
 }
 
-void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n) {
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n, const float* importance) {
     // As Q6_K with levels -4..3 and 6-bit group factors -32..31.
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        const float* w = importance != nullptr ? importance + b * QK_K : nullptr;
+        const auto wg = [w](size_t g) { return w != nullptr ? w + 16 * g : nullptr; };
         float scales[16];
-        for (size_t g = 0; g < 16; ++g) scales[g] = fit_scale_symmetric(x + 16 * g, 16, 4);
+        for (size_t g = 0; g < 16; ++g) scales[g] = fit_scale_symmetric(x + 16 * g, 16, 4, wg(g));
         const float max_scale = signed_max(scales, 16);
         std::memset(&y[b], 0, sizeof y[b]);
         int8_t factor[16] = {}, q[QK_K] = {};
@@ -458,7 +560,7 @@ void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n) {
             const float dsuper = f16_to_f32(y[b].d);
             for (size_t g = 0; g < 16; ++g) {
                 const int mid = dsuper != 0.0f ? nearest(scales[g] / dsuper) : 0;
-                factor[g] = static_cast<int8_t>(best_group_factor(x + 16 * g, dsuper, mid, -32, 31, -4, 3, q + 16 * g));
+                factor[g] = static_cast<int8_t>(best_group_factor(x + 16 * g, dsuper, mid, -32, 31, -4, 3, q + 16 * g, wg(g)));
             }
         }
         uint8_t L[QK_K];
@@ -512,10 +614,10 @@ void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, size_t n) {
     }
 }
 
-void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n) {
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n, const float* importance) {
     uint8_t L[QK_K];
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        quantize_k_superblock(x, 15, y[b].d, y[b].dmin, y[b].scales, L);
+        quantize_k_superblock(x, 15, y[b].d, y[b].dmin, y[b].scales, L, importance != nullptr ? importance + b * QK_K : nullptr);
         for (size_t j = 0; j < QK_K; j += 64)
             for (size_t l = 0; l < 32; ++l) y[b].qs[j / 2 + l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
     }
@@ -537,10 +639,10 @@ void dequantize_row_q4_K(const BlockQ4_K* x, float* y, size_t n) {
     }
 }
 
-void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n) {
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n, const float* importance) {
     uint8_t L[QK_K];
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
-        quantize_k_superblock(x, 31, y[b].d, y[b].dmin, y[b].scales, L);
+        quantize_k_superblock(x, 31, y[b].d, y[b].dmin, y[b].scales, L, importance != nullptr ? importance + b * QK_K : nullptr);
         std::memset(y[b].qh, 0, sizeof y[b].qh);
         uint8_t m1 = 1, m2 = 2;
         for (size_t j = 0; j < QK_K; j += 64, m1 <<= 2, m2 <<= 2) {
@@ -572,10 +674,12 @@ void dequantize_row_q5_K(const BlockQ5_K* x, float* y, size_t n) {
     }
 }
 
-void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) {
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n, const float* importance) {
     for (size_t b = 0; b < n / QK_K; ++b, x += QK_K) {
+        const float* w = importance != nullptr ? importance + b * QK_K : nullptr;
+        const auto ws = [w](int s) { return w != nullptr ? w + 16 * s : nullptr; };
         float scales[16];
-        for (int s = 0; s < 16; ++s) scales[s] = fit_scale_symmetric(x + 16 * s, 16, 32);
+        for (int s = 0; s < 16; ++s) scales[s] = fit_scale_symmetric(x + 16 * s, 16, 32, ws(s));
         const float max_scale = signed_max(scales, 16);
         std::memset(&y[b], 0, sizeof y[b]);
         int8_t L[QK_K] = {};
@@ -586,7 +690,7 @@ void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n) {
             // when that quantizes the sub-block with less error at the stored super-scale.
             for (int s = 0; s < 16; ++s)
                 y[b].scales[s] = static_cast<int8_t>(best_group_factor(x + 16 * s, f16_to_f32(y[b].d), nearest(iscale * scales[s]),
-                                                                       -128, 127, -32, 31, L + 16 * s));
+                                                                       -128, 127, -32, 31, L + 16 * s, ws(s)));
         }
         uint8_t* ql = y[b].ql;
         uint8_t* qh = y[b].qh;

@@ -128,6 +128,19 @@ void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n);
 void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n);
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n);
 void quantize_row_q8_K(const float* x, BlockQ8_K* y, size_t n);
+// The same weighing each element's squared error by importance[i] (an importance matrix's
+// column means; nullptr: the plain forms above).
+void quantize_row_q4_0(const float* x, BlockQ4_0* y, size_t n, const float* importance);
+void quantize_row_q4_1(const float* x, BlockQ4_1* y, size_t n, const float* importance);
+void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n, const float* importance);
+void quantize_row_q5_1(const float* x, BlockQ5_1* y, size_t n, const float* importance);
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, size_t n, const float* importance);
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, size_t n, const float* importance);
+void quantize_row_q2_K(const float* x, BlockQ2_K* y, size_t n, const float* importance);
+void quantize_row_q3_K(const float* x, BlockQ3_K* y, size_t n, const float* importance);
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, size_t n, const float* importance);
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, size_t n, const float* importance);
+void quantize_row_q6_K(const float* x, BlockQ6_K* y, size_t n, const float* importance);
 // The same blocks, bit for bit, with AVX-512 (kernels/quants_x86.cpp); callers check the CPU.
 void quantize_row_q8_0_avx512(const float* x, BlockQ8_0* y, size_t n);
 void quantize_row_q8_K_avx512(const float* x, BlockQ8_K* y, size_t n);

@@ -545,3 +545,37 @@ TEST_CASE("the codebook quantizers write a NaN or infinite block as zeros and go
         CHECK(err < 0.25 * norm);  // the block after them is quantized as usual
     }
 }
+
+TEST_CASE("with an importance matrix every quantizer errs less where it weighs", "[quantize][imatrix]") {
+    // The F32 source's blk.* tensors, each type quantized without and with kqs-imatrix.gguf:
+    // the error weighted by the matrix falls for every type that takes one (and the plain
+    // error is what it trades for it).
+    const GgufFile f32 = GgufFile::open(quants_dir() + "kqs-f32.gguf");
+    const ImportanceMatrix imatrix = ImportanceMatrix::load(quants_dir() + "kqs-imatrix.gguf");
+    std::string table;
+    for (const TypeTraits& t : type_table()) {
+        if (t.from_float_weighted == nullptr) continue;
+        double plain = 0, weighted = 0;
+        for (const GgufTensor& src : f32.tensors()) {
+            const std::vector<float> w = src.n_dims == 2 ? imatrix.weights(src.name, src.dims[0], 1) : std::vector<float>{};
+            if (w.empty()) continue;
+            const size_t n = src.dims[0];
+            std::vector<float> x(n), back(n);
+            std::vector<uint8_t> q(row_bytes(t.info, n));
+            for (size_t r = 0; r < src.n_elems / n; r += 4) {
+                std::memcpy(x.data(), src.data + r * n * 4, n * 4);
+                for (const bool use : {false, true}) {
+                    quantize_row(t.type, x.data(), q.data(), n, use ? w.data() : nullptr);
+                    dequantize_row(t.type, q.data(), back.data(), n);
+                    double e = 0;
+                    for (size_t i = 0; i < n; ++i) e += w[i] * double(back[i] - x[i]) * (back[i] - x[i]);
+                    (use ? weighted : plain) += e;
+                }
+            }
+        }
+        table += std::string("\n") + t.info.name + ": " + std::to_string(std::sqrt(plain)) + " -> " + std::to_string(std::sqrt(weighted));
+        INFO(t.info.name << ": weighted error without the matrix " << plain << ", with it " << weighted);
+        CHECK(weighted < plain);
+    }
+    WARN("weighted RMS (unnormalized) without -> with the importance matrix:" << table);
+}
