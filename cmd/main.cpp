@@ -29,10 +29,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "kiln: error: unknown command '%s' (commands: run, chat, batch, prompt, info, tokenize, perplexity, quantize, bench; see --help)\n", argv[1]);
         return 2;
     }
-    // llama.cpp's -sys: CLI11 takes only one-letter short options, so it is spelled out here.
     std::vector<std::string> args(argv + 1, argv + argc);
+    // llama.cpp's multi-letter short flags, which CLI11 does not take, spelled out.
+    static const std::pair<const char*, const char*> spelled[] = {
+        {"-sys", "--system-prompt"}, {"-ub", "--ubatch-size"}, {"-npp", "--npp"}, {"-ntg", "--ntg"}, {"-npl", "--npl"}, {"-pps", "--pps"}};
     for (std::string& a : args)
-        if (a == "-sys") a = "--system-prompt";
+        for (const auto& [from, to] : spelled)
+            if (a == from) a = to;
     std::reverse(args.begin(), args.end());  // CLI11 takes them last first
     try {
         app.parse(args);

@@ -1,6 +1,8 @@
 #include "kernels/cpu.h"
 
 #include <cpuid.h>
+
+#include <cstring>
 #include <sched.h>
 
 #include <fstream>
@@ -85,6 +87,21 @@ int physical_cores() {
         cores.emplace(p, c);
     }
     return cores.empty() ? 1 : static_cast<int>(cores.size());
+}
+
+std::string cpu_brand() {
+    unsigned max = 0, b, c, d;
+    if (__get_cpuid(0x80000000, &max, &b, &c, &d) == 0 || max < 0x80000004) return "";
+    char brand[49] = {};
+    for (unsigned leaf = 0; leaf < 3; ++leaf) {
+        unsigned r[4];
+        __get_cpuid(0x80000002 + leaf, &r[0], &r[1], &r[2], &r[3]);
+        std::memcpy(brand + 16 * leaf, r, 16);
+    }
+    std::string s = brand;
+    s.erase(0, s.find_first_not_of(' '));
+    s.erase(s.find_last_not_of(' ') + 1);
+    return s;
 }
 
 }  // namespace kiln

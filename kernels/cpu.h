@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace kiln {
@@ -20,5 +21,8 @@ const char* isa_name(Isa isa);
 
 // Physical cores (not hyper-threads) this process may run on; at least 1.
 int physical_cores();
+
+// The processor's brand string ("AMD EPYC 9B14", as cpuid gives it), or "" when it has none.
+std::string cpu_brand();
 
 }  // namespace kiln
