@@ -20,7 +20,7 @@ for t in "${types[@]}"; do
   m="$dir/tinyllama-1.1b-$t.gguf"
   [[ "$t" == f16 || -f "$m" ]] && continue
   case "$t" in
-    iq1_*|iq2_*|iq3_xxs|iq3_s)  # kiln cannot write these yet: random blocks of the type
+    iq1_*|iq2_*|iq3_xxs|iq3_s)  # these take an importance matrix, meaningless for random weights: random blocks
       (cd scripts && /usr/bin/python3 make-model.py tinyllama-1.1b "$m" --codebook-type "$t") ;;
     *) build/kiln quantize "$f16" "$m" --type "$t" -q 2>/dev/null ;;
   esac

@@ -39,6 +39,7 @@ SHAPES = {
     "tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512),
     "tinyllama-1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_kv_head=4, n_ff=5632, n_ctx=2048),
     "llama2-7b": dict(n_embd=4096, n_layer=32, n_head=32, n_kv_head=32, n_ff=11008, n_ctx=4096),
+    "llama2-13b": dict(n_embd=5120, n_layer=40, n_head=40, n_kv_head=40, n_ff=13824, n_ctx=4096),
     "llama3-tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=768, n_ctx=512, llama3=True),
     # Mixtral-style: every layer's FFN is 8 experts of which the router picks 2 per token
     "moe-tiny": dict(n_embd=256, n_layer=2, n_head=4, n_kv_head=2, n_ff=512, n_ctx=512, n_expert=8, n_expert_used=2),
@@ -70,8 +71,8 @@ SHAPES = {
                              vocab="llama3"),
 }
 F32, F16 = 0, 1
-# Codebook types kiln reads but cannot write yet: ggml id, block bytes (256 weights per block) and
-# llama.cpp's general.file_type for a file of them.
+# Codebook types, for speed files of random blocks (kiln quantizes them only with an importance matrix,
+# meaningless for random weights): ggml id, block bytes (256 weights per block) and llama.cpp's file type.
 CODEBOOK_TYPES = {"iq2_xxs": (16, 66, 19), "iq2_xs": (17, 74, 20), "iq3_xxs": (18, 98, 23), "iq1_s": (19, 50, 24),
                   "iq3_s": (21, 110, 26), "iq2_s": (22, 82, 28), "iq1_m": (29, 56, 31)}
 
