@@ -579,3 +579,36 @@ TEST_CASE("with an importance matrix every quantizer errs less where it weighs",
     }
     WARN("weighted RMS (unnormalized) without -> with the importance matrix:" << table);
 }
+
+TEST_CASE("an importance matrix of a Mixture-of-Experts model has a row per expert", "[quantize][imatrix][moe]") {
+    // Each expert's inputs are the tokens routed to it: its count, and all counts together
+    // n_expert_used per token; the router and attention count every token once.
+    const auto model = Model::load(generated_model("moe-tiny"), ModelOptions{});
+    SessionOptions so;
+    so.n_ctx = 64;
+    Session session(*model, so);
+    const std::vector<Token> tokens = model->tokenizer().encode(read_file(shared_dir() + "/text/gpl-3.txt"), true);
+    ImatrixOptions o;
+    o.n_ctx = 64;
+    o.max_chunks = 3;
+    const ImportanceMatrix m = compute_imatrix(session, tokens, o, [](const ImatrixProgress&) {});
+    const size_t n = 3 * 64, n_expert = model->config().n_expert;
+    const ImportanceEntry& gate = m.entries.at("blk.0.ffn_gate_exps.weight");
+    REQUIRE(gate.counts.size() == n_expert);
+    CHECK(gate.sum2.size() == n_expert * model->config().n_embd);
+    double routed = 0;
+    for (double c : gate.counts) routed += c;
+    CHECK(routed == double(n * model->config().n_expert_used));
+    CHECK(m.entries.at("blk.0.ffn_down_exps.weight").counts == gate.counts);
+    CHECK(m.entries.at("blk.0.ffn_gate_inp.weight").counts == std::vector<double>{double(n)});
+    CHECK(m.entries.at("blk.1.attn_q.weight").counts == std::vector<double>{double(n)});
+    // Saved and used: the 3-D tensors take their experts' rows.
+    const std::string path = temp_dir() + "/moe-imatrix.gguf";
+    m.save(path);
+    const ImportanceMatrix back = ImportanceMatrix::load(path);
+    CHECK(back.weights("blk.0.ffn_up_exps.weight", model->config().n_embd, n_expert).size() == n_expert * model->config().n_embd);
+    const std::string out = temp_dir() + "/moe-iq4.gguf";
+    quantize_model(generated_model("moe-tiny"), out, *parse_quant_mix("iq4_xs"), 2, [](size_t, size_t, const std::string&, const char*) {},
+                   &back);
+    CHECK(GgufFile::open(out).find_tensor("blk.0.ffn_up_exps.weight")->type == DType::IQ4_XS);
+}
