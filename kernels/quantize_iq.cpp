@@ -9,9 +9,10 @@
 // point. A group of eight whose sign parity the format cannot store flips the sign of one
 // element; the cheapest is the one of least w a g, which lowers B by twice that.
 //
-// Per super-block: each unit's best float scale over trial scales; the super-block factor
-// from the largest of them, tried at a few values, each unit taking the best of the three
-// integer scales nearest its own; then the grid search again at the stored scales.
+// Per super-block: each unit's best float scale over trial scales (8 coarse, 4 fine); the
+// super-block factor from the largest of them, tried at 5 values, each unit taking the better
+// of the two integer scales either side of its own at the f16 factor actually stored; then
+// the grid search again at the chosen scales.
 #include <algorithm>
 #include <array>
 #include <cmath>
