@@ -433,11 +433,12 @@ TEST_CASE("kiln's importance matrix of the F32 model is llama-imatrix's", "[quan
     ImatrixOptions o;
     o.n_ctx = 256;
 #ifdef KILN_SANITIZED
-    // The sanitizers' build, many times slower, takes 8 chunks: their means are llama.cpp's only roughly.
+    // The sanitizers' build, many times slower, takes 8 chunks: then a column's mean can be twice
+    // llama.cpp's, and only a tensor's mean over its columns is close (within 29% measured).
     o.max_chunks = 8;
-    const double tolerance = 0.5;
+    const double column_tolerance = INFINITY, tensor_tolerance = 0.5;
 #else
-    const double tolerance = 0.01;
+    const double column_tolerance = 0.01, tensor_tolerance = 0.01;
 #endif
     const ImportanceMatrix ours = compute_imatrix(session, tokens, o, [&](const ImatrixProgress& p) { chunks_seen = p.chunk; });
     const ImportanceMatrix theirs = ImportanceMatrix::load(quants_dir() + "kqs-imatrix.gguf");
@@ -452,9 +453,13 @@ TEST_CASE("kiln's importance matrix of the F32 model is llama-imatrix's", "[quan
         REQUIRE(mine.n_cols == e.n_cols);
         CHECK(mine.counts[0] == double(chunks_seen * 256));
         const std::vector<float> a = theirs.weights(name, e.n_cols, 1), b = ours.weights(name, e.n_cols, 1);
-        double worst = 0;
-        for (size_t j = 0; j < a.size(); ++j) worst = std::max(worst, std::abs(double(b[j]) / a[j] - 1));
-        CHECK(worst < tolerance);
+        double worst = 0, sum_a = 0, sum_b = 0;
+        for (size_t j = 0; j < a.size(); ++j) {
+            worst = std::max(worst, std::abs(double(b[j]) / a[j] - 1));
+            sum_a += a[j], sum_b += b[j];
+        }
+        CHECK(worst < column_tolerance);
+        CHECK(std::abs(sum_b / sum_a - 1) < tensor_tolerance);
     }
 
     // Written and read back: the same sums (as float32, the format's type), in llama.cpp's layout.
