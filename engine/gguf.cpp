@@ -264,6 +264,13 @@ const GgufTensor* GgufFile::find_tensor(std::string_view name) const {
     return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
 }
 
+const GgufTensor* GgufFile::tensor_holding(const void* p) const {
+    const auto* b = static_cast<const uint8_t*>(p);
+    for (const GgufTensor& t : tensors_)
+        if (b >= t.data && b < t.data + t.n_bytes) return &t;
+    return nullptr;
+}
+
 namespace {
 
 [[noreturn]] void wrong_type(std::string_view key, const GgufValue& v, const char* expected) {

@@ -71,6 +71,8 @@ public:
 
     const GgufValue* find(std::string_view key) const;
     const GgufTensor* find_tensor(std::string_view name) const;
+    // The tensor whose data holds p (a matrix may be a slice of one), or nullptr.
+    const GgufTensor* tensor_holding(const void* p) const;
 
     // Typed look-ups: nullopt when the key is absent, Error when it has another type.
     std::optional<uint64_t> get_uint(std::string_view key) const;  // any non-negative integer

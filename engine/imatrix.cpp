@@ -51,12 +51,11 @@ private:
         const auto found = targets_.find(&w);
         if (found != targets_.end()) return found->second;
         Target t;
-        const auto* data = static_cast<const uint8_t*>(w.data);
-        for (const GgufTensor& candidate : model_.gguf().tensors()) {
-            if (data < candidate.data || data >= candidate.data + candidate.n_bytes) continue;
-            t.name = candidate.name;
-            const size_t n_matrices = candidate.n_dims == 3 ? candidate.dims[2] : 1;
-            t.expert = n_matrices > 1 ? static_cast<size_t>(data - candidate.data) / (candidate.n_bytes / n_matrices) : 0;
+        if (const GgufTensor* holder = model_.gguf().tensor_holding(w.data)) {
+            t.name = holder->name;
+            const size_t n_matrices = holder->n_dims == 3 ? holder->dims[2] : 1;
+            const auto offset = static_cast<size_t>(static_cast<const uint8_t*>(w.data) - holder->data);
+            t.expert = n_matrices > 1 ? offset / (holder->n_bytes / n_matrices) : 0;
             if (t.name.rfind("blk.", 0) == 0 || (process_output_ && t.name == "output.weight")) {
                 ImportanceEntry& e = out_.entries[t.name];
                 if (e.n_cols == 0) {

@@ -317,9 +317,7 @@ void Model::repack(int threads) {
     for (WeightMatrix* w : matrices()) {
         if (!can_repack(w->type, w->n_rows)) continue;
         const auto* data = static_cast<const uint8_t*>(w->data);
-        const GgufTensor* t = nullptr;  // the tensor holding the matrix (an expert is a slice)
-        for (const GgufTensor& candidate : gguf_.tensors())
-            if (data >= candidate.data && data < candidate.data + candidate.n_bytes) t = &candidate;
+        const GgufTensor* t = gguf_.tensor_holding(data);  // an expert is a slice of its tensor
         uint8_t* tensor_data = t != nullptr ? gguf_.writable(*t) : nullptr;
         if (tensor_data == nullptr) continue;
         repack_strips16(w->type, tensor_data + (data - t->data), w->n_rows, w->n_cols, threads);

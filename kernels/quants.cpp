@@ -242,6 +242,22 @@ void dequantize_row_q4_0(const BlockQ4_0* x, float* y, size_t n) {
 
 namespace {
 
+// Levels 0..15 (or 0..31) of a block of 32 into Q4_0's nibble order, and their fifth bits into
+// qh (nullptr: a four-bit type).
+void pack_levels32(const int* q, uint8_t* qs, uint8_t* qh) {
+    for (size_t i = 0; i < QK4_0 / 2; ++i) qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+    if (qh == nullptr) return;
+    std::memset(qh, 0, 4);
+    for (size_t i = 0; i < QK4_0; ++i) qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
+}
+
+// A block's qh, or nullptr for the types without one.
+template <class Block>
+uint8_t* fifth_bits(Block& b) {
+    if constexpr (requires { b.qh; }) return b.qh;
+    else return nullptr;
+}
+
 // Q4_1 and Q5_1: the block's range mapped onto 0..nmax (min and max exact up to rounding),
 // rounded half up, as ggml's reference quantizer does.
 template <class Block, int nmax>
@@ -254,11 +270,7 @@ void quantize_affine(const float* x, Block* y, size_t n) {
         y[b].m = f32_to_f16(lo);
         int q[QK4_0];
         for (size_t i = 0; i < QK4_0; ++i) q[i] = std::min(nmax, static_cast<int>((x[i] - lo) * id + 0.5f));
-        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
-        if constexpr (nmax == 31) {
-            std::memset(y[b].qh, 0, 4);
-            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
-        }
+        pack_levels32(q, y[b].qs, fifth_bits(y[b]));
     }
 }
 
@@ -276,13 +288,9 @@ void quantize_row_q5_0(const float* x, BlockQ5_0* y, size_t n) {
         const float d = signed_max(x, QK4_0) / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = f32_to_f16(d);
-        std::memset(y[b].qh, 0, 4);
         int q[QK4_0];
-        for (size_t i = 0; i < QK4_0; ++i) {
-            q[i] = std::min(31, static_cast<int>(x[i] * id + 16.5f));
-            y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
-        }
-        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
+        for (size_t i = 0; i < QK4_0; ++i) q[i] = std::min(31, static_cast<int>(x[i] * id + 16.5f));
+        pack_levels32(q, y[b].qs, y[b].qh);
     }
 }
 
@@ -298,11 +306,7 @@ void quantize_symmetric_weighted(const float* x, Block* y, size_t n, const float
         const float d = f16_to_f32(y[b].d), id = d != 0.0f ? 1.0f / d : 0.0f;
         int q[QK4_0];
         for (size_t i = 0; i < QK4_0; ++i) q[i] = std::clamp(nearest(x[i] * id), -nmax, nmax - 1) + nmax;
-        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
-        if constexpr (nmax == 16) {
-            std::memset(y[b].qh, 0, 4);
-            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
-        }
+        pack_levels32(q, y[b].qs, fifth_bits(y[b]));
     }
 }
 
@@ -317,11 +321,7 @@ void quantize_affine_weighted(const float* x, Block* y, size_t n, const float* i
         const float d = f16_to_f32(y[b].d), m = f16_to_f32(y[b].m), id = d != 0.0f ? 1.0f / d : 0.0f;
         int q[QK4_0];
         for (size_t i = 0; i < QK4_0; ++i) q[i] = std::clamp(nearest((x[i] - m) * id), 0, nmax);
-        for (size_t i = 0; i < QK4_0 / 2; ++i) y[b].qs[i] = static_cast<uint8_t>((q[i] & 0xF) | (q[i + 16] & 0xF) << 4);
-        if constexpr (nmax == 31) {
-            std::memset(y[b].qh, 0, 4);
-            for (size_t i = 0; i < QK4_0; ++i) y[b].qh[i / 8] |= static_cast<uint8_t>((q[i] >> 4) << (i % 8));
-        }
+        pack_levels32(q, y[b].qs, fifth_bits(y[b]));
     }
 }
 
