@@ -21,7 +21,7 @@ for t in "${types[@]}"; do
   [[ "$t" == f16 || -f "$m" ]] && continue
   case "$t" in
     iq1_*|iq2_*|iq3_xxs|iq3_s)  # these take an importance matrix, meaningless for random weights: random blocks
-      (cd scripts && /usr/bin/python3 make-model.py tinyllama-1.1b "$m" --codebook-type "$t") ;;
+      (cd scripts && /usr/bin/python3 make-model.py tinyllama-1.1b "$m" --random-blocks "$t") ;;
     *) build/kiln quantize "$f16" "$m" --type "$t" -q 2>/dev/null ;;
   esac
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a GGUF with random weights of a named shape, for tests and benchmarks.
 
-usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N] [--chat-template FILE] [--codebook-type IQ_TYPE]
+usage: make-model.py SHAPE OUT.gguf [--type f16|f32] [--seed N] [--chat-template FILE] [--random-blocks TYPE]
 
 Shapes of other architectures than llama (qwen2-tiny, qwen3-tiny, qwen3moe-tiny, gemma3-tiny,
 phi3-tiny for tests; qwen2.5-0.5b, qwen3-0.6b, gemma3-1b, phi3-mini and qwen3-30b-a3b-8l for
@@ -71,15 +71,18 @@ SHAPES = {
                              vocab="llama3"),
 }
 F32, F16 = 0, 1
-# Codebook types, for speed files of random blocks (kiln quantizes them only with an importance matrix,
-# meaningless for random weights): ggml id, block bytes (256 weights per block) and llama.cpp's file type.
-CODEBOOK_TYPES = {"iq2_xxs": (16, 66, 19), "iq2_xs": (17, 74, 20), "iq3_xxs": (18, 98, 23), "iq1_s": (19, 50, 24),
-                  "iq3_s": (21, 110, 26), "iq2_s": (22, 82, 28), "iq1_m": (29, 56, 31)}
+# Types a speed file's matrices can be written in as random blocks: the codebook types (kiln quantizes
+# them only with an importance matrix, meaningless for random weights), and Q4_0 / Q8_0 for shapes whose
+# F16 file would not fit on the disk. ggml id, weights and bytes per block, llama.cpp's file type.
+RANDOM_BLOCK_TYPES = {"q4_0": (2, 32, 18, 2), "q8_0": (8, 32, 34, 7),
+                      "iq2_xxs": (16, 256, 66, 19), "iq2_xs": (17, 256, 74, 20), "iq3_xxs": (18, 256, 98, 23),
+                      "iq1_s": (19, 256, 50, 24), "iq3_s": (21, 256, 110, 26), "iq2_s": (22, 256, 82, 28),
+                      "iq1_m": (29, 256, 56, 31)}
 
 
-def random_codebook_blocks(rng, name, n_blocks):
-    """Random blocks of a codebook type whose f16 scale is 1e-4, for speed measurements only."""
-    blocks = rng.integers(0, 256, size=(n_blocks, CODEBOOK_TYPES[name][1]), dtype=np.uint8)
+def random_blocks(rng, name, n_blocks):
+    """Random blocks of a type whose f16 scale is 1e-4, for speed measurements only."""
+    blocks = rng.integers(0, 256, size=(n_blocks, RANDOM_BLOCK_TYPES[name][2]), dtype=np.uint8)
     h = int(np.float16(1e-4).view(np.uint16))
     if name == "iq1_m":  # the scale's four nibbles top the four 16-bit words of `scales` (bytes 48..55)
         words = blocks[:, 48:56].copy().view(np.uint16)
@@ -156,7 +159,7 @@ def main():
                    help="weight std; larger values give peaked next-token distributions (tests of greedy agreement)")
     p.add_argument("--router-std", type=float, default=1.0, help="std of the MoE routers' weights")
     p.add_argument("--chat-template", metavar="FILE", help="store this Jinja file as tokenizer.chat_template")
-    p.add_argument("--codebook-type", choices=sorted(CODEBOOK_TYPES),
+    p.add_argument("--random-blocks", metavar="TYPE", choices=sorted(RANDOM_BLOCK_TYPES),
                    help="write the matrices (not token_embd) as random blocks of this type, for speed measurements")
     a = p.parse_args()
     s = SHAPES[a.shape]
@@ -168,7 +171,7 @@ def main():
     w = gguf.Writer()
     w.add("general.architecture", gguf.STRING, arch)
     w.add("general.name", gguf.STRING, f"kiln random {a.shape}")
-    w.add("general.file_type", 4, CODEBOOK_TYPES[a.codebook_type][2] if a.codebook_type else 0 if a.type == "f32" else 1)
+    w.add("general.file_type", 4, RANDOM_BLOCK_TYPES[a.random_blocks][3] if a.random_blocks else 0 if a.type == "f32" else 1)
     for key, value in [("context_length", s["n_ctx"]), ("embedding_length", s["n_embd"]),
                        ("block_count", s["n_layer"]), ("feed_forward_length", s["n_ff"]),
                        ("attention.head_count", s["n_head"]), ("attention.head_count_kv", s["n_kv_head"]),
@@ -206,10 +209,10 @@ def main():
 
     def matrix(name, cols, rows, n=1, std=a.std, ttype=None):
         dims = [cols, rows] + ([n] if n > 1 else [])
-        if a.codebook_type and ttype is None and name != "token_embd.weight":
-            tid, bb, _ = CODEBOOK_TYPES[a.codebook_type]
-            n_blocks = n * rows * cols // 256
-            w.add_tensor(name, dims, tid, n_blocks * bb, lambda: random_codebook_blocks(rng, a.codebook_type, n_blocks))
+        if a.random_blocks and ttype is None and name != "token_embd.weight":
+            tid, be, bb, _ = RANDOM_BLOCK_TYPES[a.random_blocks]
+            n_blocks = n * rows * cols // be
+            w.add_tensor(name, dims, tid, n_blocks * bb, lambda: random_blocks(rng, a.random_blocks, n_blocks))
             return
         t, dt = (wtype, dtype) if ttype is None else ttype
         def produce():
@@ -276,7 +279,7 @@ def main():
     if not llama3 and not s.get("tied"):  # Llama 3.2's small models tie the output to the embeddings
         matrix("output.weight", d, n_vocab)
     w.write(a.out)
-    print(f"{a.out}: {a.shape}, {a.codebook_type or a.type}", file=sys.stderr)
+    print(f"{a.out}: {a.shape}, {a.random_blocks or a.type}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(cmake g++ make pkg-config libcli11-dev libspdlog-dev libsentencepiece-dev catch2 nlohmann-json3-dev libpcre2-dev libedit-dev)
 if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(python3-numpy python3-torch python3-regex python3-jinja2 python3-jsonschema tmux openmpi-bin)
+  packages+=(python3-numpy python3-torch python3-regex python3-jinja2 python3-jsonschema tmux openmpi-bin libbenchmark-dev)
 fi
 
 missing=()
