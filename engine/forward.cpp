@@ -126,25 +126,33 @@ Forward::Forward(const Model& model, size_t n_batch, int n_threads)
     const ModelConfig& c = model.config();
     if (n_batch == 0) throw Error("batch size must be at least 1");
     if (n_threads < 1) throw Error("thread count must be at least 1");
-    x_.resize(n_batch * c.n_embd);
-    xb_.resize(n_batch * c.n_embd);
-    xb2_.resize(n_batch * c.n_embd);
-    q_.resize(n_batch * std::max(c.q_dim(), c.n_embd));  // also an expert's output (moe)
-    att_.resize(n_batch * c.q_dim());
-    hb_.resize(n_batch * c.n_ff);
-    hb2_.resize(n_batch * c.n_ff);
-    k_new_.resize(n_batch * c.kv_dim());
-    v_new_.resize(n_batch * c.kv_dim());
-    rope_.resize(c.ropes.size() * n_batch * c.rot_dim);
     scores_.resize(attention_scratch_floats({c.n_head, c.n_kv_head, c.head_dim, DType::F32, 0, 0}, n_threads));
     if (c.n_expert > 0) {
-        router_.resize(n_batch * c.n_expert);
-        chosen_.resize(n_batch * c.n_expert_used);
-        weight_.resize(n_batch * c.n_expert_used);
-        gathered_.resize(n_batch * c.n_embd);
-        expert_out_.resize(n_batch * c.n_expert_used * c.n_embd);
         slots_.reserve(n_batch * c.n_expert_used);
         order_.reserve(c.n_expert);
+    }
+}
+
+void Forward::fit_scratch(size_t n) {
+    if (n <= scratch_tokens_) return;
+    const ModelConfig& c = model_.config();
+    scratch_tokens_ = n;
+    x_.resize(n * c.n_embd);
+    xb_.resize(n * c.n_embd);
+    xb2_.resize(n * c.n_embd);
+    q_.resize(n * std::max(c.q_dim(), c.n_embd));  // also an expert's output (moe)
+    att_.resize(n * c.q_dim());
+    hb_.resize(n * c.n_ff);
+    hb2_.resize(n * c.n_ff);
+    k_new_.resize(n * c.kv_dim());
+    v_new_.resize(n * c.kv_dim());
+    rope_.resize(c.ropes.size() * n * c.rot_dim);
+    if (c.n_expert > 0) {
+        router_.resize(n * c.n_expert);
+        chosen_.resize(n * c.n_expert_used);
+        weight_.resize(n * c.n_expert_used);
+        gathered_.resize(n * c.n_embd);
+        expert_out_.resize(n * c.n_expert_used * c.n_embd);
     }
 }
 
@@ -167,7 +175,7 @@ void Forward::qkv(size_t l, size_t n) {
             for (size_t h = 0; h < c.n_head; ++h) rmsnorm(q + h * hd, q + h * hd, w.q_norm.data(), hd, c.norm_eps);
             for (size_t h = 0; h < c.n_kv_head; ++h) rmsnorm(k + h * hd, k + h * hd, w.k_norm.data(), hd, c.norm_eps);
         }
-        const float* cs = &rope_[(c.layers[l].rope * n_batch_ + t) * c.rot_dim];
+        const float* cs = &rope_[(c.layers[l].rope * scratch_tokens_ + t) * c.rot_dim];
         const auto rotate = c.arch->rope == RopeStyle::neox ? rope_neox : rope;
         rotate(q, c.n_head, hd, c.rot_dim, cs);
         rotate(k, c.n_kv_head, hd, c.rot_dim, cs);
@@ -242,6 +250,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
     size_t n = 0;
     for (const TokenRun& r : runs) n += r.tokens.size();
     if (n == 0 || n > n_batch_) throw Error("a forward pass takes 1 to " + std::to_string(n_batch_) + " tokens");
+    fit_scratch(n);
     // Longer passes split their work dynamically (matmul), so a busy core slows them less.
     n_threads_ = n == 1 ? one_token_threads_.threads() : max_threads_;
     const int nt = n_threads_;
@@ -270,7 +279,7 @@ std::span<const float> Forward::run(std::span<const TokenRun> runs) {
         for (size_t t = 0; const TokenRun& r : runs)
             for (size_t i = 0; i < r.tokens.size(); ++i, ++t)
                 rope_table(static_cast<int64_t>(r.n_past + i), c.rot_dim, c.ropes[k].freq_base, c.ropes[k].freq_scale, factors,
-                           c.rope_attn_factor, &rope_[(k * n_batch_ + t) * c.rot_dim]);
+                           c.rope_attn_factor, &rope_[(k * scratch_tokens_ + t) * c.rot_dim]);
     for (size_t l = 0; l < c.n_layer; ++l) {
         const LayerWeights& w = m.layers()[l];
 

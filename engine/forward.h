@@ -123,9 +123,13 @@ private:
     void ffn(const FfnWeights& f, size_t n, const float* x, float* out);
     // xb2_ = the mixture of experts of xb_'s n rows.
     void moe(const LayerWeights& w, size_t n);
+    // Grows the per-token buffers to n tokens: a pass touches only what the largest pass so far
+    // needed, so short prompts do not hold scratch for n_batch tokens.
+    void fit_scratch(size_t n);
 
     const Model& model_;
     size_t n_batch_;
+    size_t scratch_tokens_ = 0;  // the per-token buffers hold this many tokens
     int max_threads_;
     int n_threads_;  // of the pass under way
     ThreadPolicy one_token_threads_;  // a one-token pass's, which a busy core hurts most
