@@ -13,9 +13,10 @@ for m in "$@"; do
   info=$(build/kiln info -m "$m" 2>/dev/null)
   key() { awk -v k="$1" '$1 ~ "\\." k "$" {print $3; exit}' <<<"$info"; }
   layers=$(key block_count) ctx=$(key context_length) embd=$(key embedding_length)
-  heads=$(key attention.head_count) kv_heads=$(key attention.head_count_kv)
+  heads=$(key attention.head_count) kv_heads=$(key attention.head_count_kv) head_dim=$(key attention.key_length)
+  [[ -n "$head_dim" ]] || head_dim=$(( embd / heads ))
   (( ctx > 4096 )) && ctx=4096  # kiln run's default context
-  kv_mib=$(( 2 * layers * ctx * kv_heads * (embd / heads) * 2 / 1048576 ))  # K and V, f16
+  kv_mib=$(( 2 * layers * ctx * kv_heads * head_dim * 2 / 1048576 ))  # K and V, f16, every layer whole
   file_mib=$(( $(stat -c %s "$m") / 1048576 ))
   for load in --no-mmap --mmap; do
     loads=() totals=() rss=0

@@ -5,6 +5,7 @@
 //                     [benchmark flags, e.g. --benchmark_min_time=1]
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
     std::vector<char*> rest{argv[0]};
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
-        const auto value = [&](std::string_view flag) { return a.starts_with(flag) ? std::string(a.substr(flag.size())) : std::string(); };
+        const auto value = [&](std::string_view flag) { return std::string(a.substr(flag.size())); };
         if (a.starts_with("--types=")) types = value("--types=");
         else if (a.starts_with("--shapes=")) shapes = value("--shapes=");
         else if (a.starts_with("--tokens=")) n_tokens = std::strtoul(value("--tokens=").c_str(), nullptr, 10);
