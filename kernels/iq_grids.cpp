@@ -3,6 +3,8 @@
 // lowest byte first: IQ2 and IQ3 magnitudes, IQ1 signed levels -1, 0, 1.
 #include "kernels/iq_grids.h"
 
+#include <cstddef>
+
 namespace kiln {
 
 const uint64_t kIq2xxsGrid[256] = {
@@ -598,5 +600,31 @@ const uint64_t kIq1sGrid[2048] = {
     0x01010101ff01ffff, 0x01010101ff01ff01, 0x01010101ff0101ff, 0x01010101ff010101, 0x010101010000ff00, 0x01010101000000ff, 0x0101010100000001, 0x0101010101ffffff,
     0x0101010101ffff01, 0x0101010101ff01ff, 0x0101010101ff0101, 0x0101010101000000, 0x010101010101ffff, 0x010101010101ff01, 0x01010101010101ff, 0x0101010101010101,
 };
+
+const uint8_t kIq2Levels[16] = {8, 25, 43};
+const uint8_t kIq3xxsLevels[16] = {4, 12, 20, 28, 36, 44, 52, 62};
+
+namespace {
+
+// Each entry of `elements` levels (bytes, lowest first) as the word kIq2xxsCodes describes.
+// Every grid byte is one of the first `count` levels (a test decodes every code back).
+template <size_t N, class Entry>
+std::array<uint16_t, N> recode(const Entry (&grid)[N], const uint8_t* levels, int count, int elements, int bits) {
+    std::array<uint16_t, N> codes{};
+    for (size_t i = 0; i < N; ++i)
+        for (int e = 0; e < elements; ++e) {
+            const auto v = static_cast<uint8_t>(grid[i] >> 8 * e);
+            int k = 0;
+            while (k + 1 < count && levels[k] != v) ++k;
+            codes[i] |= static_cast<uint16_t>(k << ((e / 2) * bits + 8 * (e % 2)));
+        }
+    return codes;
+}
+
+}  // namespace
+
+const std::array<uint16_t, 256> kIq2xxsCodes = recode(kIq2xxsGrid, kIq2Levels, 3, 8, 2);
+const std::array<uint16_t, 512> kIq2xsCodes = recode(kIq2xsGrid, kIq2Levels, 3, 8, 2);
+const std::array<uint16_t, 256> kIq3xxsCodes = recode(kIq3xxsGrid, kIq3xxsLevels, 8, 4, 3);
 
 }  // namespace kiln

@@ -212,7 +212,7 @@ float dot_iq_scalar(size_t n, const uint8_t* w, const uint8_t* x) {
                 sumi += sc[h] * s;
             }
         }
-        sum += b[i].d * F::factor(a[i]) * static_cast<float>(sumi);
+        sum += b[i].d * iq::factor<F>(a[i]) * static_cast<float>(sumi);
     }
     return sum;
 }

@@ -7,7 +7,7 @@ namespace {
 template <class F>
 void dequantize(const typename F::Block* x, float* y, size_t n) {
     for (size_t b = 0; b < n / 256; ++b) {
-        const float d = F::factor(x[b]);
+        const float d = iq::factor<F>(x[b]);
         for (int ib = 0; ib < 8; ++ib, y += 32) {
             int8_t q[32];
             int s[2];

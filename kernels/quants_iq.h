@@ -3,8 +3,8 @@
 // read the same way:
 //   x = factor(block) * scale * q
 // with q a small signed integer level, scale an odd integer per 16 elements, and factor the
-// block's f16 scale times a power of two. A format describes itself by three functions:
-//   factor(b)               the float factor;
+// block's f16 scale times a power of two. A format describes itself by:
+//   d16(b), kScale          the factor is the f16 d16(b) times kScale (a power of two);
 //   scales(b, ib, s)        s[0], s[1]: the scales of sub-block ib's two halves;
 //   words(b, ib, w, bits)   the sub-block's 32 levels as four 8-byte grid words, lowest byte
 //                           first. Sign grids (IQ2, IQ3): magnitudes, and bit j of `bits`
@@ -92,7 +92,8 @@ inline void nibble_scales(uint8_t v, int s[2]) {
 struct Iq2xxs {
     using Block = BlockIQ2_XXS;
     static constexpr bool ternary = false;
-    static float factor(const Block& b) { return f16_to_f32(b.d) * 0.125f; }
+    static constexpr float kScale = 0.125f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static uint32_t aux(const Block& b, int ib) { return b.qs[4 * ib + 2] | uint32_t{b.qs[4 * ib + 3]} << 16; }
     static void scales(const Block& b, int ib, int s[2]) { s[0] = s[1] = 2 * static_cast<int>(aux(b, ib) >> 28) + 1; }
     static void words(const Block& b, int ib, uint64_t w[4], uint32_t& bits) {
@@ -108,7 +109,8 @@ struct Iq2xxs {
 struct Iq2xs {
     using Block = BlockIQ2_XS;
     static constexpr bool ternary = false;
-    static float factor(const Block& b) { return f16_to_f32(b.d) * 0.125f; }
+    static constexpr float kScale = 0.125f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static void scales(const Block& b, int ib, int s[2]) { nibble_scales(b.scales[ib], s); }
     static void words(const Block& b, int ib, uint64_t w[4], uint32_t& bits) {
         bits = 0;
@@ -123,7 +125,8 @@ struct Iq2xs {
 struct Iq2s {
     using Block = BlockIQ2_S;
     static constexpr bool ternary = false;
-    static float factor(const Block& b) { return f16_to_f32(b.d) * 0.125f; }
+    static constexpr float kScale = 0.125f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static void scales(const Block& b, int ib, int s[2]) { nibble_scales(b.scales[ib], s); }
     static void words(const Block& b, int ib, uint64_t w[4], uint32_t& bits) {
         for (int l = 0; l < 4; ++l) w[l] = kIq2sGrid[b.qs[4 * ib + l] | ((b.qh[ib] << (8 - 2 * l)) & 0x300)];
@@ -134,7 +137,8 @@ struct Iq2s {
 struct Iq3xxs {
     using Block = BlockIQ3_XXS;
     static constexpr bool ternary = false;
-    static float factor(const Block& b) { return f16_to_f32(b.d) * 0.25f; }
+    static constexpr float kScale = 0.25f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static void scales(const Block& b, int ib, int s[2]) {
         s[0] = s[1] = 2 * static_cast<int>(load_u32(b.qs + 64 + 4 * ib) >> 28) + 1;
     }
@@ -152,7 +156,8 @@ struct Iq3xxs {
 struct Iq3s {
     using Block = BlockIQ3_S;
     static constexpr bool ternary = false;
-    static float factor(const Block& b) { return f16_to_f32(b.d); }
+    static constexpr float kScale = 1.0f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static void scales(const Block& b, int ib, int s[2]) { s[0] = s[1] = 2 * ((b.scales[ib / 2] >> 4 * (ib % 2)) & 0xF) + 1; }
     static void words(const Block& b, int ib, uint64_t w[4], uint32_t& bits) {
         const uint8_t* q = b.qs + 8 * ib;
@@ -166,7 +171,8 @@ struct Iq3s {
 struct Iq1s {
     using Block = BlockIQ1_S;
     static constexpr bool ternary = true;
-    static float factor(const Block& b) { return f16_to_f32(b.d) * 0.125f; }
+    static constexpr float kScale = 0.125f;
+    static uint16_t d16(const Block& b) { return b.d; }
     static void scales(const Block& b, int ib, int s[2]) { s[0] = s[1] = 2 * ((b.qh[ib] >> 12) & 7) + 1; }
     static void words(const Block& b, int ib, uint64_t w[4], uint32_t& bits) {
         for (int l = 0; l < 4; ++l) w[l] = kIq1sGrid[b.qs[4 * ib + l] | (((b.qh[ib] >> 3 * l) & 7) << 8)];
@@ -178,10 +184,9 @@ struct Iq1m {
     using Block = BlockIQ1_M;
     static constexpr bool ternary = true;
     static uint16_t sc(const Block& b, int k) { return static_cast<uint16_t>(b.scales[2 * k] | b.scales[2 * k + 1] << 8); }
-    static float factor(const Block& b) {
-        const auto h = static_cast<uint16_t>((sc(b, 0) >> 12) | ((sc(b, 1) >> 8) & 0xF0) | ((sc(b, 2) >> 4) & 0xF00) |
-                                             (sc(b, 3) & 0xF000));
-        return f16_to_f32(h) * 0.125f;
+    static constexpr float kScale = 0.125f;
+    static uint16_t d16(const Block& b) {
+        return static_cast<uint16_t>((sc(b, 0) >> 12) | ((sc(b, 1) >> 8) & 0xF0) | ((sc(b, 2) >> 4) & 0xF00) | (sc(b, 3) & 0xF000));
     }
     static void scales(const Block& b, int ib, int s[2]) {
         const int v = sc(b, ib / 2) >> 6 * (ib % 2);
@@ -199,6 +204,11 @@ struct Iq1m {
         }
     }
 };
+
+template <class F>
+float factor(const typename F::Block& b) {
+    return f16_to_f32(F::d16(b)) * F::kScale;
+}
 
 // The 32 signed levels of sub-block ib.
 template <class F>

@@ -6,6 +6,7 @@
 
 #include "kernels/attention.h"
 #include "kernels/fp16.h"
+#include "kernels/iq_grids.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/quants.h"
@@ -222,6 +223,22 @@ TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit f
             }
         }
     }
+}
+
+TEST_CASE("the codebooks re-coded for register lookups give back every grid entry", "[kernels]") {
+    // element e's level index at bit (e / 2) * B + 8 * (e % 2), B bits (kernels/iq_grids.h)
+    const auto check = [](const auto& grid, const auto& codes, const uint8_t* levels, int elements, int bits) {
+        REQUIRE(std::size(grid) == codes.size());
+        for (size_t i = 0; i < codes.size(); ++i)
+            for (int e = 0; e < elements; ++e) {
+                const unsigned field = (codes[i] >> ((e / 2) * bits + 8 * (e % 2))) & ((1u << bits) - 1);
+                INFO("entry " << i << " element " << e);
+                REQUIRE(levels[field] == static_cast<uint8_t>(grid[i] >> 8 * e));
+            }
+    };
+    check(kIq2xxsGrid, kIq2xxsCodes, kIq2Levels, 8, 2);
+    check(kIq2xsGrid, kIq2xsCodes, kIq2Levels, 8, 2);
+    check(kIq3xxsGrid, kIq3xxsCodes, kIq3xxsLevels, 4, 3);
 }
 
 TEST_CASE("dequantization follows each format's formula", "[kernels]") {
