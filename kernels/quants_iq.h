@@ -11,8 +11,9 @@
 //                           negates element j. Ternary grids (IQ1): levels g in {-1, 0, 1},
 //                           and q = 8 g + 1, or 8 g - 1 where bit k of `bits` is set for
 //                           group k of 8 (the format's +-1/8 shift, in eighths).
-// The scalar reference (levels() below) and the SIMD kernels both start from words(), so they
-// cannot disagree on where a bit lives.
+// The scalar reference (levels() below) and the 256-bit kernels start from words(); the 512-bit
+// kernels of IQ2_XXS, IQ2_XS and IQ3_XXS read whole super-blocks themselves, and the kernel
+// tests hold them to the reference.
 #pragma once
 
 #include <array>
