@@ -111,33 +111,45 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         n_blocks += (w.n_rows + kBlockRows - 1) / kBlockRows;
         work += w.n_rows * w.n_cols;
     }
-    const size_t n_tokens = in.n_tokens();
-    const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
-    // Threads take runs of blocks as they come free, each run half of what is left over the
-    // threads (guided), so that a thread slowed by a core another process holds takes less
-    // while runs stay long (a row's result does not depend on which thread computes it, nor
-    // on the run it is in); a strip kernel takes its part of a run in one call. One token's
-    // product is too short for more than a share per thread to pay.
-    const size_t team = static_cast<size_t>(std::max(n_threads, 1));
-    const size_t min_run = n_tokens == 1 ? (n_blocks + team - 1) / team : std::max<size_t>(1, n_blocks / (16 * team));
-    std::atomic<size_t> next{0};
+    // A long prompt goes in chunks of tokens whose activations (at most kChunkBytes) stay in a
+    // core's L2 while the rows pass over them; all of them at once (1-24 MB) would stream from
+    // L3 past every block of rows. Weights, read again per chunk, cost little beside a chunk's
+    // arithmetic. Chunks are whole groups of 16 tokens (the tiles16 layout's), and a (row,
+    // token) result does not depend on the tokens beside it.
+    constexpr size_t kChunkBytes = size_t{512} << 10;
+    size_t x_stride = 1;
+    for (size_t j = 0; j < n_jobs; ++j) x_stride = std::max(x_stride, jobs[j].x_stride);
+    const size_t chunk = std::max<size_t>(16, kChunkBytes / x_stride / 16 * 16), n_all = in.n_tokens();
+    for (size_t t0 = 0; t0 < n_all; t0 += chunk) {
+        const size_t n_tokens = std::min(chunk, n_all - t0);
+        const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
+        // Threads take runs of blocks as they come free, each run half of what is left over the
+        // threads (guided), so that a thread slowed by a core another process holds takes less
+        // while runs stay long (a row's result does not depend on which thread computes it, nor
+        // on the run it is in); a strip kernel takes its part of a run in one call. One token's
+        // product is too short for more than a share per thread to pay.
+        const size_t team = static_cast<size_t>(std::max(n_threads, 1));
+        const size_t min_run = n_tokens == 1 ? (n_blocks + team - 1) / team : std::max<size_t>(1, n_blocks / (16 * team));
+        std::atomic<size_t> next{0};
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)
-    for (;;) {
-        size_t start = next.load(std::memory_order_relaxed), end = 0;
-        do {
+        for (;;) {
+            size_t start = next.load(std::memory_order_relaxed), end = 0;
+            do {
+                if (start >= n_blocks) break;
+                end = std::min(n_blocks, start + std::max(min_run, (n_blocks - start) / (2 * team)));
+            } while (!next.compare_exchange_weak(start, end, std::memory_order_relaxed));
             if (start >= n_blocks) break;
-            end = std::min(n_blocks, start + std::max(min_run, (n_blocks - start) / (2 * team)));
-        } while (!next.compare_exchange_weak(start, end, std::memory_order_relaxed));
-        if (start >= n_blocks) break;
-        for (size_t b = start; b < end;) {
-            size_t j = n_jobs - 1;
-            while (jobs[j].first_block > b) --j;
-            const Job& job = jobs[j];
-            const size_t job_end = j + 1 < n_jobs ? jobs[j + 1].first_block : n_blocks;
-            const size_t run = job.strip_runs ? std::min(end, job_end) - b : 1;
-            const size_t r0 = (b - job.first_block) * kBlockRows, nr = std::min(run * kBlockRows, job.n_rows - r0);
-            job.tile(job.w + r0 * job.row_bytes, job.row_bytes, nr, job.x, job.x_stride, n_tokens, job.n_cols, job.y + r0, job.ldy);
-            b += run;
+            for (size_t b = start; b < end;) {
+                size_t j = n_jobs - 1;
+                while (jobs[j].first_block > b) --j;
+                const Job& job = jobs[j];
+                const size_t job_end = j + 1 < n_jobs ? jobs[j + 1].first_block : n_blocks;
+                const size_t run = job.strip_runs ? std::min(end, job_end) - b : 1;
+                const size_t r0 = (b - job.first_block) * kBlockRows, nr = std::min(run * kBlockRows, job.n_rows - r0);
+                job.tile(job.w + r0 * job.row_bytes, job.row_bytes, nr, job.x + t0 * job.x_stride, job.x_stride, n_tokens,
+                         job.n_cols, job.y + r0 + t0 * job.ldy, job.ldy);
+                b += run;
+            }
         }
     }
 }

@@ -179,6 +179,26 @@ TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and
     }
 }
 
+TEST_CASE("a long prompt's matmul, split into chunks of tokens, equals per-token products bit for bit", "[kernels]") {
+    // Rows of 8192 columns: chunks of 48 tokens for 8-bit activations, 16 for float ones, so
+    // 70 tokens cross chunk boundaries and end in a part-chunk.
+    std::mt19937 rng(13);
+    const size_t rows = 20, tokens = 70, n = 8192;
+    for (DType type : {DType::Q4_0, DType::Q4_K, DType::F16}) {
+        const Weights w = random_weights(type, rows, n, rng);
+        const std::vector<float> x = normal_floats(tokens * n, rng);
+        for (Isa isa : supported_isas()) {
+            const std::vector<float> batched = run_matmul(isa, type, w, rows, n, x, tokens, 2);
+            for (size_t t = 0; t < tokens; ++t) {
+                const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
+                const std::vector<float> single = run_matmul(isa, type, w, rows, n, xt, 1, 1);
+                INFO(info(type).name << " " << isa_name(isa) << " token " << t);
+                CHECK(std::memcmp(single.data(), &batched[t * rows], rows * 4) == 0);
+            }
+        }
+    }
+}
+
 TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit for bit at every batch size", "[kernels][amx]") {
     if (!isa_supported(Isa::amx)) {
         WARN("SKIPPED: this CPU (or kernel) has no AMX");
