@@ -108,6 +108,22 @@ std::vector<float> run_matmul(Isa isa, DType type, const Weights& w, size_t rows
     return y;
 }
 
+// Random weights and tokens: the batched product on 2 threads equals each token's alone, bit
+// for bit, on every supported level.
+void check_tokens_one_by_one(DType type, size_t rows, size_t n, size_t tokens, std::mt19937& rng) {
+    const Weights w = random_weights(type, rows, n, rng);
+    const std::vector<float> x = normal_floats(tokens * n, rng);
+    for (Isa isa : supported_isas()) {
+        const std::vector<float> batched = run_matmul(isa, type, w, rows, n, x, tokens, 2);
+        for (size_t t = 0; t < tokens; ++t) {
+            const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
+            const std::vector<float> single = run_matmul(isa, type, w, rows, n, xt, 1, 1);
+            INFO(info(type).name << " " << isa_name(isa) << " token " << t);
+            CHECK(std::memcmp(single.data(), &batched[t * rows], rows * 4) == 0);
+        }
+    }
+}
+
 }  // namespace
 
 TEST_CASE("f16 conversion is exact and rounds to nearest even", "[kernels]") {
@@ -162,41 +178,14 @@ TEST_CASE("every kernel equals the exact product of what it multiplies, SIMD wit
 TEST_CASE("matmul equals per-token products bit for bit, whatever the tokens and threads", "[kernels]") {
     // 30 tokens: float weights take the converted-chunk path above 6 tokens (several groups).
     std::mt19937 rng(7);
-    const size_t rows = 37, tokens = 30;
-    for (DType type : kAllTypes) {
-        const size_t n = info(type).block_elems == 1 ? 100 : 512;
-        const Weights w = random_weights(type, rows, n, rng);
-        const std::vector<float> x = normal_floats(tokens * n, rng);
-        for (Isa isa : supported_isas()) {
-            const std::vector<float> batched = run_matmul(isa, type, w, rows, n, x, tokens, 2);
-            for (size_t t = 0; t < tokens; ++t) {
-                const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
-                const std::vector<float> single = run_matmul(isa, type, w, rows, n, xt, 1, 1);
-                INFO(info(type).name << " " << isa_name(isa) << " token " << t);
-                CHECK(std::memcmp(single.data(), &batched[t * rows], rows * 4) == 0);
-            }
-        }
-    }
+    for (DType type : kAllTypes) check_tokens_one_by_one(type, 37, info(type).block_elems == 1 ? 100 : 512, 30, rng);
 }
 
 TEST_CASE("a long prompt's matmul, split into chunks of tokens, equals per-token products bit for bit", "[kernels]") {
     // Rows of 8192 columns: chunks of 48 tokens for 8-bit activations, 16 for float ones, so
     // 70 tokens cross chunk boundaries and end in a part-chunk.
     std::mt19937 rng(13);
-    const size_t rows = 20, tokens = 70, n = 8192;
-    for (DType type : {DType::Q4_0, DType::Q4_K, DType::F16}) {
-        const Weights w = random_weights(type, rows, n, rng);
-        const std::vector<float> x = normal_floats(tokens * n, rng);
-        for (Isa isa : supported_isas()) {
-            const std::vector<float> batched = run_matmul(isa, type, w, rows, n, x, tokens, 2);
-            for (size_t t = 0; t < tokens; ++t) {
-                const std::vector<float> xt(x.begin() + t * n, x.begin() + (t + 1) * n);
-                const std::vector<float> single = run_matmul(isa, type, w, rows, n, xt, 1, 1);
-                INFO(info(type).name << " " << isa_name(isa) << " token " << t);
-                CHECK(std::memcmp(single.data(), &batched[t * rows], rows * 4) == 0);
-            }
-        }
-    }
+    for (DType type : {DType::Q4_0, DType::Q4_K, DType::F16}) check_tokens_one_by_one(type, 20, 8192, 70, rng);
 }
 
 TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit for bit at every batch size", "[kernels][amx]") {
