@@ -120,6 +120,7 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
     size_t x_stride = 1;
     for (size_t j = 0; j < n_jobs; ++j) x_stride = std::max(x_stride, jobs[j].x_stride);
     const size_t chunk = std::max<size_t>(16, kChunkBytes / x_stride / 16 * 16), n_all = in.n_tokens();
+    const size_t team = static_cast<size_t>(std::max(n_threads, 1));
     for (size_t t0 = 0; t0 < n_all; t0 += chunk) {
         const size_t n_tokens = std::min(chunk, n_all - t0);
         const bool big = work * n_tokens >= (size_t{1} << 15);  // else threads cost more than they save
@@ -128,7 +129,6 @@ void matmul(Isa isa, std::span<const MatmulOutput> outputs, MatmulInput& in, int
         // while runs stay long (a row's result does not depend on which thread computes it, nor
         // on the run it is in); a strip kernel takes its part of a run in one call. One token's
         // product is too short for more than a share per thread to pay.
-        const size_t team = static_cast<size_t>(std::max(n_threads, 1));
         const size_t min_run = n_tokens == 1 ? (n_blocks + team - 1) / team : std::max<size_t>(1, n_blocks / (16 * team));
         std::atomic<size_t> next{0};
 #pragma omp parallel num_threads(n_threads) if (big && n_threads > 1)

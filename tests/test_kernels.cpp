@@ -203,7 +203,7 @@ TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit f
             Weights w = random_weights(type, rows, n, rng);
             const Weights plain = w;
             repack_strips16(type, w.bytes.data(), rows, n, 2);
-            const size_t max_tokens = 37;
+            const size_t max_tokens = 100;  // past one chunk of tokens (80 at 5632 columns)
             const std::vector<float> x = normal_floats(max_tokens * n, rng);
             MatmulInput in;
             const auto run = [&](const float* xs, size_t tokens, int threads) {
@@ -223,7 +223,7 @@ TEST_CASE("strip kernels (AMX; K-quants on VNNI) give the one-token result bit f
                     CHECK(std::fabs(single[t][r] - ref[r]) <= 1e-5 * (std::fabs(ref[r]) + std::sqrt(double(n))));
                 }
             }
-            for (size_t tokens : {2, 3, 4, 5, 16, 17, 37}) {
+            for (size_t tokens : {2, 3, 4, 5, 16, 17, 37, 100}) {
                 const std::vector<float> batched = run(x.data(), tokens, 2);
                 for (size_t t = 0; t < tokens; ++t) {
                     INFO(info(type).name << " n=" << n << ", " << tokens << " tokens, token " << t);
