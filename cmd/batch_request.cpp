@@ -16,7 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-float number(const json& v, const std::string& key) {
+float number_field(const json& v, const std::string& key) {
     if (!v.is_number()) throw Error("\"" + key + "\" must be a number");
     return v.get<float>();
 }
@@ -54,15 +54,15 @@ void apply_generation_field(const std::string& key, const json& v, BatchLine& ou
     GenerationParams& g = out.params;
     SamplerParams& s = g.sampler;
     if (key == "n_predict") g.n_predict = integer<int>(v, key);
-    else if (key == "temp") s.temp = number(v, key);
+    else if (key == "temp") s.temp = number_field(v, key);
     else if (key == "top_k") s.top_k = integer<int>(v, key);
-    else if (key == "top_p") s.top_p = number(v, key);
-    else if (key == "min_p") s.min_p = number(v, key);
-    else if (key == "typical") s.typical = number(v, key);
-    else if (key == "repeat_penalty") s.repeat_penalty = number(v, key);
+    else if (key == "top_p") s.top_p = number_field(v, key);
+    else if (key == "min_p") s.min_p = number_field(v, key);
+    else if (key == "typical") s.typical = number_field(v, key);
+    else if (key == "repeat_penalty") s.repeat_penalty = number_field(v, key);
     else if (key == "repeat_last_n") s.repeat_last_n = integer<int>(v, key);
-    else if (key == "frequency_penalty") s.frequency_penalty = number(v, key);
-    else if (key == "presence_penalty") s.presence_penalty = number(v, key);
+    else if (key == "frequency_penalty") s.frequency_penalty = number_field(v, key);
+    else if (key == "presence_penalty") s.presence_penalty = number_field(v, key);
     else if (key == "seed") {
         if (!v.is_number_unsigned()) throw Error("\"seed\" must be a non-negative integer");
         s.seed = v.get<uint64_t>();

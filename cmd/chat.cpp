@@ -43,7 +43,7 @@ struct ChatArgs {
 std::atomic<bool> g_stop_reply{false};
 
 // Ctrl-C stops the reply; a second one while it is still stopping ends kiln.
-void on_sigint(int) {
+void stop_reply_on_sigint(int) {
     if (g_stop_reply.exchange(true)) _exit(130);
 }
 
@@ -168,7 +168,7 @@ int chat(ChatArgs a) {
     spdlog::info("seed {}", a.gen.sampler.seed);
 
     struct sigaction sa {};
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = stop_reply_on_sigint;
     sigaction(SIGINT, &sa, nullptr);
 
     const bool terminal = isatty(STDIN_FILENO) == 1 && !a.jsonl;
